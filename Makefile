@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+# Each creates .venv when absent and installs what it needs. The torch requirement comes from TORCH_SPEC so that
+# CI (and machines without a GPU) can pin a CPU build: `make test TORCH_SPEC=torch==2.13.0`.
+PYTHON ?= python3
+TORCH_SPEC ?= torch
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.cnnlab-installed
+
+.PHONY: demo test lint install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cnnlab models
+	$(BIN)/cnnlab summary lenet5
+	$(BIN)/cnnlab summary bottleneck basic_block --input 256,56,56 --norm none --no-bias
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# pytest exits 5 when it collects no test; make treats any non-zero status as failure.
+test: lint
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,41 @@
+"""The classic model zoo and its registry: `create('resnet20', act='sigmoid')`, `list_models('vgg*')`.
+
+Each family lives in its own module and registers its builders when imported here.
+"""
+
+from . import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, resnet_cifar, vgg  # noqa: F401 (registers)
+from ._base import Classifier
+from ._registry import create, list_models, model_doc, model_kwargs, register_model
+from .alexnet import AlexNet
+from .densenet import DenseNet
+from .googlenet import GoogLeNet, GoogLeNetOutputs
+from .lenet import LeNet5
+from .mlp import MLP
+from .nin import NiN
+from .resnet import ResNet
+from .resnet_cifar import CifarResNet
+from .summary import LayerRow, ModelSummary, format_summary, summarize
+from .vgg import VGG
+
+__all__ = [
+    "MLP",
+    "VGG",
+    "AlexNet",
+    "CifarResNet",
+    "Classifier",
+    "DenseNet",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
+    "LayerRow",
+    "LeNet5",
+    "ModelSummary",
+    "NiN",
+    "ResNet",
+    "create",
+    "format_summary",
+    "list_models",
+    "model_doc",
+    "model_kwargs",
+    "register_model",
+    "summarize",
+]
