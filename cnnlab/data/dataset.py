@@ -1,0 +1,73 @@
+"""The in-memory dataset: images and targets as two tensors, small enough to live on the training device."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..errors import ShapeError
+
+
+@dataclass(frozen=True, eq=False)
+class TensorDataset:
+    """Images and targets held as tensors.
+
+    Attributes:
+        images: (N, C, H, W) float32 in [0, 1].
+        targets: (N,) int64 class ids for single-label data; (N, K) float32 0/1 for multi-label data.
+        classes: class names, index = class id.
+        name: dataset name and split, e.g. 'digits/train'.
+        mean, std: per-channel statistics of the training split, used to normalize every split alike.
+    """
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    classes: tuple[str, ...]
+    name: str = ""
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4:
+            raise ShapeError(f"{self.name or 'dataset'}: images must be (N, C, H, W), got {tuple(self.images.shape)}")
+        if self.targets.shape[0] != self.images.shape[0]:
+            raise ShapeError(
+                f"{self.name or 'dataset'}: {self.images.shape[0]} images but {self.targets.shape[0]} targets"
+            )
+        if self.multilabel and self.targets.shape[1] != len(self.classes):
+            raise ShapeError(
+                f"{self.name}: multi-label targets have {self.targets.shape[1]} columns, not {len(self.classes)}"
+            )
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def multilabel(self) -> bool:
+        """True when each image has a 0/1 target per class (per-class logistic outputs)."""
+        return self.targets.dim() == 2
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        c, h, w = self.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to(self, device: torch.device | str) -> TensorDataset:
+        """The same dataset with its tensors on `device`."""
+        return replace(self, images=self.images.to(device), targets=self.targets.to(device))
+
+    def subset(self, indices: torch.Tensor | slice, name: str | None = None) -> TensorDataset:
+        """The samples at `indices` (statistics are kept, not recomputed)."""
+        return replace(self, images=self.images[indices], targets=self.targets[indices], name=name or self.name)
+
+
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation of (N, C, H, W) images, computed in float64."""
+    x = images.double().transpose(0, 1).reshape(images.shape[1], -1)  # (N, C, H, W) -> (C, N·H·W)
+    return tuple(x.mean(dim=1).tolist()), tuple(x.std(dim=1, unbiased=False).tolist())

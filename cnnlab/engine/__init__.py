@@ -1,0 +1,5 @@
+"""Training: optimizers, schedules, penalties, clipping, checkpoints, logging and the training loop."""
+
+from .callbacks import Callback, TrainState
+
+__all__ = ["Callback", "TrainState"]
