@@ -26,10 +26,17 @@ def test_identical_to_scikit_learn():
     assert np.array_equal(data.targets.numpy(), ref.target)
 
 
-def test_fixed_split_and_training_statistics():
+def test_fixed_stratified_split_and_training_statistics():
     train, test, every = load_digits("train"), load_digits("test"), load_digits("all")
-    assert (len(train), len(test)) == (1437, 360)
-    assert torch.equal(torch.cat([train.images, test.images]), every.images)
+    assert (len(train), len(test)) == (1442, 355)
+    # every fifth image of each class, in file order, is a test image
+    assert torch.bincount(test.targets).tolist() == [n // 5 for n in UCI_COUNTS]
+    for c in range(10):
+        of_class = every.images[every.targets == c]
+        assert torch.equal(test.images[test.targets == c], of_class[4::5])
+        kept = torch.ones(len(of_class), dtype=torch.bool)
+        kept[4::5] = False
+        assert torch.equal(train.images[train.targets == c], of_class[kept])
     assert train.mean == test.mean  # every split is normalized with the training statistics
     x = train.images.double()
     assert train.mean[0] == pytest.approx(x.mean().item(), abs=1e-12)
