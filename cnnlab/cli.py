@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
+import typing
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
 from . import __version__
+from .engine.config import TrainConfig, from_mapping, read_config_file
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
@@ -95,7 +99,85 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", type=int, metavar="D", help="group layers into the modules D levels deep")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     _add_debug(p)
+
+    p = commands.add_parser(
+        "train",
+        help="train a model; writes a run directory",
+        description=(
+            "Train MODEL on --data and write a run directory (config.json, run.json, history.jsonl/csv, "
+            "metrics.json, checkpoints/, model.safetensors). Precedence: defaults < --config FILE < flags. "
+            "Scale out with: torchrun --nproc-per-node 2 -m cnnlab train ..."
+        ),
+    )
+    p.add_argument("model", nargs="?", default=argparse.SUPPRESS, metavar="MODEL", help="a name from 'cnnlab models'")
+    p.add_argument("--config", type=Path, metavar="FILE", help="a TOML or YAML file of TrainConfig keys")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run exactly from its last checkpoint")
+    _add_config_flags(p)
+    _add_debug(p)
+
+    p = commands.add_parser(
+        "eval",
+        help="evaluate a finished run on a data split",
+        description="Loss and accuracy of RUN_DIR's model on its test split, or on --data/--split.",
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("--data", metavar="NAME", help="dataset (default: the one the run trained on)")
+    p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files live")
+    p.add_argument("--split", metavar="SPLIT", help="split, e.g. test or 'test[:1000]' (default: the run's test split)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_debug(p)
     return parser
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _flag_type(kind: object):
+    """An argparse `type` for a TrainConfig annotation."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is list:
+        item = typing.get_args(kind)[0]
+        return lambda text: [item(v) for v in text.split(",") if v]
+    if args and set(args) == {int, str}:  # batch_size: an integer or 'full'
+        return lambda text: int(text) if text.lstrip("-").isdigit() else text
+    base = args[0] if args else kind
+    return _parse_bool if base is bool else base
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; only the flags given on the command line override the config."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "model":
+            continue
+        help_text = f"{f.metadata['help']} (default: {f.default if f.default is not dataclasses.MISSING else '-'})"
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "model_kwargs":
+            parser.add_argument(
+                "--kw", type=_keyword, action="append", dest="model_kwargs", default=argparse.SUPPRESS,
+                metavar="KEY=VALUE", help="another model keyword argument, e.g. small_input=true (repeatable)",
+            )  # fmt: skip
+        elif hints[f.name] is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(flag, type=_flag_type(hints[f.name]), default=argparse.SUPPRESS, help=help_text)
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """defaults < --config file < flags."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    flags = {k: v for k, v in vars(args).items() if k in names}
+    if "model_kwargs" in flags:
+        flags["model_kwargs"] = dict(flags["model_kwargs"])
+    config = TrainConfig()
+    if args.config is not None:
+        config = from_mapping(read_config_file(args.config), source=str(args.config))
+    return from_mapping(flags, base=config, source="command line")
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -167,7 +249,39 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"models": _cmd_models, "summary": _cmd_summary}
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .engine.trainer import train
+
+    if args.resume is not None:
+        given = [k for k in vars(args) if k not in ("command", "debug", "resume", "config")]
+        if given or args.config is not None:
+            raise ConfigError("--resume continues a run exactly as it was configured; drop the other options")
+        result = train(resume=args.resume)
+    else:
+        config = _train_config(args)
+        if "model" not in vars(args) and args.config is None:
+            raise ConfigError("name a model to train, e.g. 'cnnlab train lenet5 --data digits'")
+        result = train(config)
+    print(
+        f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
+        f"({result.epochs} epochs, {result.steps} steps, {result.seconds:.1f} s)  run: {result.run_dir}"
+    )
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .engine.inference import evaluate_run
+
+    metrics = evaluate_run(args.run_dir, data=args.data, split=args.split, data_dir=args.data_dir)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"{metrics['data']}: accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
+              f"({metrics['samples']} samples)")  # fmt: skip
+    return 0
+
+
+_COMMANDS = {"models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train, "eval": _cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,29 @@
 """Training: optimizers, schedules, penalties, clipping, checkpoints, logging and the training loop."""
 
 from .callbacks import Callback, TrainState
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .inference import evaluate_run, load_run
+from .losses import loss_sum
+from .optim import create_optimizer
+from .schedules import Schedule, create_schedule
+from .trainer import RunResult, Trainer, TrainingDiverged, train
 
-__all__ = ["Callback", "TrainState"]
+__all__ = [
+    "Callback",
+    "CheckpointError",
+    "RunResult",
+    "Schedule",
+    "TrainConfig",
+    "TrainState",
+    "Trainer",
+    "TrainingDiverged",
+    "create_optimizer",
+    "create_schedule",
+    "evaluate_run",
+    "load_checkpoint",
+    "load_run",
+    "loss_sum",
+    "save_checkpoint",
+    "train",
+]

@@ -1,0 +1,123 @@
+"""Crash-safe checkpoints: atomic writes, safe loads, and every random state a run depends on.
+
+Writing: the file goes to a temporary name in the same directory, is flushed and fsync'ed, then `os.replace`d over
+the old one (atomic on POSIX), and the directory is fsync'ed so the rename itself survives a power cut. A run killed
+at any instant leaves either the previous checkpoint or the new one, never a torn file.
+
+Reading: `torch.load(weights_only=True)` only — a checkpoint is tensors, numbers, strings, lists and dicts, so it
+never needs the unpickler that can run code, and there is no fallback to it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import random
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import CnnlabError
+
+FORMAT = "cnnlab-checkpoint-1"
+
+
+class CheckpointError(CnnlabError):
+    """A checkpoint that is missing, truncated, or not one of cnnlab's."""
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+    """Write `path` through `write(file)` so that it is replaced whole or not at all."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete the temporary files of writes that a killed process never finished; returns what it removed."""
+    stale = [p for p in Path(directory).rglob(".*.tmp-*") if p.is_file()]
+    for p in stale:
+        p.unlink()
+    return stale
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch CPU and CUDA random states, as tensors and plain values only."""
+    version, internal, gauss = random.getstate()
+    np_state = np.random.get_state()
+    return {
+        "python": {"version": version, "state": list(internal), "gauss": gauss},
+        "numpy": {
+            "name": np_state[0],
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+    n = state["numpy"]
+    np.random.set_state(
+        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])
+    )
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomically save `state` (plus the format tag) to `path`."""
+    payload = {"format": FORMAT, **state}
+    atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by `save_checkpoint`; anything else is a CheckpointError with one clear line."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}; a run directory holds checkpoints/last.pt once it has run")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} is not a readable cnnlab checkpoint (truncated, corrupted or foreign: {first[:160]}); "
+            "resume from another run directory or delete it and train again"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a PyTorch file but not a cnnlab checkpoint (no '{FORMAT}' tag)")
+    return state

@@ -1,0 +1,167 @@
+"""The training configuration: one dataclass that flags and config files (TOML, or YAML read safely) map onto."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, suggest
+
+
+def _f(default: Any, help: str) -> Any:
+    """A config field with its one-line reason, which `--help` and the docs show."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Each field has a default and a reason."""
+
+    # what to train on
+    model: str = _f("lenet5", "a name from `cnnlab models`")
+    data: str = _f("digits", "a name from `cnnlab data list`; embedded sets need no files")
+    data_dir: str | None = _f(None, "where the files of mnist, cifar10, folder … live")
+    train_split: str = _f("train", "split to train on; slices like 'test[:8000]' take part of one")
+    test_split: str = _f("test", "split for the final test metrics, e.g. 'test[8000:]'")
+    val_fraction: float = _f(0.1, "share of the training split held out to pick the best epoch and stop early")
+    # the model's switches (None keeps the model's own default)
+    act: str | None = _f(None, "activation everywhere, e.g. 'relu', 'sigmoid', 'leaky_relu:0.1'")
+    norm: str | None = _f(None, "normalization everywhere: 'batch', 'layer', 'instance', 'group', 'weight', 'none'")
+    dropout: float | None = _f(None, "dropout probability of the classifier")
+    model_kwargs: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "any other model keyword, e.g. {small_input = true}"}
+    )
+    # the descent
+    epochs: int = _f(10, "passes over the training data")
+    batch_size: int | str = _f(64, "global batch: N (mini-batch), 1 (stochastic) or 'full' (batch gradient descent)")
+    optimizer: str = _f("sgd", "'sgd', 'adam' or 'adamw'")
+    lr: float = _f(0.05, "base learning rate, per step, whatever the batch size")
+    momentum: float = _f(0.9, "SGD momentum (0 for plain SGD)")
+    nesterov: bool = _f(False, "Nesterov momentum (SGD)")
+    weight_decay: float = _f(0.0, "coupled for sgd/adam (in the gradient), decoupled for adamw")
+    schedule: str = _f("cos", "'constant', 'step', 'multistep', 'cos', 'warmup_cos', 'onecycle'")
+    warmup: float = _f(0.0, "warmup_cos: epochs of linear warmup")
+    min_lr: float = _f(0.0, "cos schedules: the final learning rate")
+    step_size: float = _f(30.0, "step schedule: epochs between decays")
+    milestones: list[float] = field(
+        default_factory=lambda: [30.0, 60.0, 90.0], metadata={"help": "multistep: epochs of decays"}
+    )
+    gamma: float = _f(0.1, "step and multistep: decay factor")
+    # regularization
+    l1: float = _f(0.0, "λ of an explicit L1 penalty Σ|w| on conv and FC weights")
+    l2: float = _f(0.0, "λ of an explicit L2 penalty ½Σw² on conv and FC weights")
+    clip_norm: float | None = _f(None, "rescale gradients whose global L2 norm exceeds this")
+    clip_value: float | None = _f(None, "clamp every gradient element to [-v, v]")
+    augment: str = _f("", "batched augmentations, e.g. 'crop:4,flip,cutout:8' (see `cnnlab data`)")
+    label_smoothing: float = _f(0.0, "ce loss: ε of label smoothing")
+    loss: str = _f("auto", "'ce' (softmax), 'bce' (per-class sigmoid), 'mse'; auto picks by the data")
+    threshold: float = _f(0.5, "multi-label: a class is predicted when its sigmoid exceeds this")
+    # run control
+    seed: int = _f(0, "seeds weights, data order, augmentation and dropout")
+    device: str = _f("auto", "'auto' (cuda when present), 'cpu', 'cuda', 'cuda:1' …")
+    amp: str = _f("auto", "'auto' (bf16 on CUDA, off on CPU), 'off', 'bf16', 'fp16'")
+    channels_last: str = _f("auto", "'auto' (on for conv nets: measured faster on CPU and GPU), 'on', 'off'")
+    compile: bool = _f(False, "torch.compile the model (CUDA recommended; compiling takes a while)")
+    early_stopping: int = _f(0, "stop after this many epochs without a better validation loss (0: never)")
+    checkpoint_every: int = _f(0, "also checkpoint every N optimizer steps (0: at the end of each epoch only)")
+    out: str | None = _f(None, "run directory; default runs/<model>-<data>-<time>")
+    progress: bool = _f(True, "progress bar (only when stderr is a terminal)")
+    tensorboard: bool = _f(False, "also write TensorBoard event files (needs the tensorboard package)")
+    diagnose: bool = _f(False, "record gradient/activation diagnostics (cnnlab.diagnostics)")
+    diagnose_every: int = _f(10, "diagnostics: sample every N steps")
+    engine: str = _f("torch", "'torch', or 'scratch' for the NumPy reference (lenet5 and mlp)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """A short hash of the configuration (stable across runs and machines)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(TrainConfig)]
+
+
+def _types() -> dict[str, Any]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _accepts(kind: Any, value: Any) -> bool:
+    """Is `value` (from TOML/YAML/JSON) acceptable for the annotated `kind`?"""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(k, value) for k in typing.get_args(kind))
+    if kind is type(None):
+        return value is None
+    if kind is Any:
+        return True
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        (item,) = typing.get_args(kind)
+        return isinstance(value, list) and all(_accepts(item, v) for v in value)
+    if origin is dict:
+        return isinstance(value, dict)
+    return isinstance(value, kind)
+
+
+def from_mapping(values: dict[str, Any], *, base: TrainConfig | None = None, source: str = "config") -> TrainConfig:
+    """`base` (or the defaults) with `values` applied; unknown keys and wrongly typed values are ConfigErrors."""
+    config = dataclasses.replace(base) if base is not None else TrainConfig()
+    hints = _types()
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key not in hints:
+            raise ConfigError(
+                f"{source}: unknown key {key!r}; {suggest(key, hints)} (valid keys: {', '.join(field_names())})"
+            )
+        if isinstance(value, int) and not isinstance(value, bool) and hints[key] is float:
+            value = float(value)
+        if not _accepts(hints[key], value):
+            raise ConfigError(f"{source}: {key} = {value!r} has the wrong type; expected {hints[key]}")
+        setattr(config, key, value)
+    return config
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML (.toml) or YAML (.yaml/.yml, with yaml.safe_load) file into a dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml":
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    elif path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or use TOML") from None
+        try:
+            data = yaml.safe_load(text)  # never yaml.load: a config file must not construct objects
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    else:
+        raise ConfigError(f"{path}: config files are .toml, .yaml or .yml")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a table of keys, got {type(data).__name__}")
+    return data

@@ -1,0 +1,48 @@
+"""Evaluation: summed loss and correct predictions over a loader, exact under data parallelism."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+import torch
+from torch import nn
+
+from ..data import TensorLoader
+from .distributed import World, all_reduce_sum
+from .losses import correct_count, loss_sum
+
+
+def main_logits(output: torch.Tensor | tuple) -> torch.Tensor:
+    """The main logits of a model output (GoogLeNet with aux heads returns a tuple in training mode)."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    loader: TensorLoader,
+    *,
+    loss: str,
+    world: World,
+    autocast: AbstractContextManager,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    threshold: float = 0.5,
+) -> dict[str, float]:
+    """Mean loss and accuracy of `model` over every sample of `loader`, each counted exactly once across ranks."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, samples
+    loader.epoch, loader.position = 0, 0
+    for batch in loader:
+        if batch.targets.shape[0] == 0:  # a rank's share of the last batch can be empty
+            continue
+        with autocast:
+            logits = main_logits(model(batch.inputs.contiguous(memory_format=memory_format)))
+        totals[0] += loss_sum(loss, logits, batch.targets).double()
+        totals[1] += correct_count(logits, batch.targets, threshold=threshold).double()
+        totals[2] += batch.targets.shape[0]
+    all_reduce_sum(totals, world)
+    model.train(was_training)
+    loss_value, correct, n = totals.tolist()
+    return {"loss": loss_value / n, "accuracy": correct / n}

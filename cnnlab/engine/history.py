@@ -1,0 +1,45 @@
+"""Per-epoch history on disk (JSONL and CSV, rewritten whole and atomically) and the progress bar."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import atomic_write_text
+
+
+def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """history.jsonl and history.csv, one row per epoch; rewritten whole so a resumed run never duplicates rows."""
+    atomic_write_text(run_dir / "history.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(run_dir / "history.csv", buffer.getvalue())
+
+
+class Progress:
+    """A tqdm bar over an epoch's steps, shown only when stderr is a terminal (and `enabled`)."""
+
+    def __init__(self, enabled: bool, total: int, initial: int, description: str):
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=description, leave=False, dynamic_ncols=True)
+
+    def update(self, steps: int, values: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,477 @@
+"""The training loop: one `train(config)` call from data to a run directory with results.
+
+Exact resume: the checkpoint holds the model, optimizer, grad scaler, epoch and step, the loader's position, the
+partial epoch's running totals, the history and every random state. The learning rate is a function of the step and
+the data order and augmentation are functions of (seed, epoch, batch), so a run resumed from any checkpoint replays
+the same arithmetic as one that never stopped: on CPU its weights end bit-identical.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import TensorLoader
+from ..errors import CnnlabError, ConfigError
+from ..models import create, model_kwargs
+from .callbacks import Callback, TrainState
+from .checkpoint import load_checkpoint, remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig, from_mapping
+from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
+from .evaluate import evaluate, main_logits
+from .export import export_safetensors
+from .history import Progress, write_history
+from .losses import correct_count, loss_sum, resolve_loss
+from .optim import create_optimizer
+from .penalties import l1_penalty, l2_penalty, penalized_parameters
+from .run import default_run_dir, hold_out, load_split, read_json, write_json, write_run_files
+from .schedules import create_schedule
+
+AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary losses are added with weight 0.3 (Szegedy et al., 2015, §5)
+
+
+class TrainingDiverged(CnnlabError):
+    """The loss or a gradient became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path | None
+    test_loss: float
+    test_accuracy: float
+    best_epoch: int | None
+    epochs: int  # epochs completed
+    steps: int  # optimizer steps taken
+    seconds: float  # wall time of this process's training (a resumed run counts only its own part)
+    history: tuple[dict[str, Any], ...]
+
+
+def resolve_device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but this PyTorch sees no CUDA device; use --device cpu")
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+def _autocast(amp: str, device: torch.device) -> tuple[contextlib.AbstractContextManager, str]:
+    if amp == "auto":
+        amp = "bf16" if device.type == "cuda" else "off"
+    if amp not in ("off", "bf16", "fp16"):
+        raise ConfigError(f"amp must be 'auto', 'off', 'bf16' or 'fp16', got {amp!r}")
+    if amp == "off":
+        return contextlib.nullcontext(), amp
+    if amp == "fp16" and device.type != "cuda":
+        raise ConfigError("fp16 mixed precision needs a CUDA device; on CPU use --amp bf16 or off")
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype), amp
+
+
+def _memory_format(setting: str, model: nn.Module) -> torch.memory_format:
+    """channels_last for conv nets unless turned off (benchmarks/engine_speed.py measures the gain)."""
+    if setting not in ("auto", "on", "off"):
+        raise ConfigError(f"channels_last must be 'auto', 'on' or 'off', got {setting!r}")
+    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    use = setting == "on" or (setting == "auto" and has_conv)
+    return torch.channels_last if use else torch.contiguous_format
+
+
+def build_model(config: TrainConfig, num_classes: int, input_size: tuple[int, int, int]) -> nn.Module:
+    """The model of `config` sized for the data: classes, channels and (where the model takes it) image size."""
+    kwargs: dict[str, Any] = {"num_classes": num_classes, "in_channels": input_size[0]}
+    accepted = model_kwargs(config.model)
+    if "input_size" in accepted:
+        kwargs["input_size"] = input_size[1:]
+    for key in ("act", "norm", "dropout"):
+        if getattr(config, key) is not None:
+            kwargs[key] = getattr(config, key)
+    kwargs.update(config.model_kwargs)
+    return create(config.model, **kwargs)
+
+
+def _largest_gradient(model: nn.Module) -> str:
+    """'features.c1.conv.weight (grad norm inf)': the parameter with a non-finite or the largest gradient."""
+    worst, worst_norm = "?", -1.0
+    for name, p in model.named_parameters():
+        if p.grad is None:
+            continue
+        norm = p.grad.detach().float().norm().item()
+        if not math.isfinite(norm):
+            return f"{name} (gradient norm {norm})"
+        if norm > worst_norm:
+            worst, worst_norm = name, norm
+    return f"{worst} (gradient norm {worst_norm:.3g})"
+
+
+class Trainer:
+    """Set up from a config (or a run directory to resume), then `fit()`."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        resume: Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        log: Callable[[str], None] = print,
+    ):
+        self.config = config
+        self.callbacks = list(callbacks)
+        self.device = resolve_device(config.device, 0)
+        self.world = init_world(self.device.type)
+        self.device = resolve_device(config.device, self.world.local_rank)
+        self.log = log if self.world.is_main else (lambda _msg: None)
+        last = resume / "checkpoints" / "last.pt" if resume else None
+        checkpoint = load_checkpoint(last, self.device) if last is not None and last.exists() else None
+
+        _seed_everything(config.seed)
+        train_full = load_split(config, config.train_split)
+        self.train_data, self.val_data = hold_out(train_full, config.val_fraction, config.seed)
+        self.test_data = load_split(config, config.test_split)
+        if self.test_data.num_classes != train_full.num_classes:
+            raise ConfigError(f"{config.train_split} and {config.test_split} have different classes")
+        self.loss_name = resolve_loss(config.loss, train_full.multilabel)
+        self.model = build_model(config, train_full.num_classes, train_full.input_size)
+        if self.world.size > 1:  # the same weights everywhere (DDP broadcasts them too); dropout differs by rank
+            torch.manual_seed(config.seed * 1000 + self.world.rank + 1)
+
+        self.memory_format = _memory_format(config.channels_last, self.model)
+        self.model.to(self.device, memory_format=self.memory_format)
+        self.autocast, self.amp = _autocast(config.amp, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
+
+        batch_size = len(self.train_data) if config.batch_size == "full" else config.batch_size
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer or 'full', got {config.batch_size!r}")
+        if config.batch_size == "full":  # full-batch gradient descent must split over processes too
+            batch_size = -(-batch_size // self.world.size) * self.world.size
+        augment = None
+        if config.augment:
+            from ..data import build_augment
+
+            augment = build_augment(config.augment, input_size=train_full.input_size)
+        share = {"rank": self.world.rank, "world_size": self.world.size}
+        self.train_loader = TensorLoader(
+            self.train_data.to(self.device), batch_size, shuffle=True, seed=config.seed, augment=augment, **share
+        )
+        eval_batch = max(256, batch_size) // self.world.size * self.world.size
+        self.eval_loaders = {
+            split: TensorLoader(data.to(self.device), eval_batch, shuffle=False, **share)
+            for split, data in (("val", self.val_data), ("test", self.test_data))
+            if data is not None
+        }
+
+        if config.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {config.epochs}")
+        steps_per_epoch = len(self.train_loader)
+        self.total_steps = config.epochs * steps_per_epoch
+        self.optimizer = create_optimizer(
+            self.model.parameters(),
+            config.optimizer,
+            lr=config.lr,
+            momentum=config.momentum if config.optimizer == "sgd" else 0.0,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+        )
+        self.schedule = create_schedule(
+            config.schedule,
+            total_steps=self.total_steps,
+            warmup_steps=round(config.warmup * steps_per_epoch),
+            step_size=max(1, round(config.step_size * steps_per_epoch)),
+            milestones=[round(m * steps_per_epoch) for m in config.milestones],
+            gamma=config.gamma,
+            min_factor=config.min_lr / config.lr,
+        )
+        self.penalized = penalized_parameters(self.model) if (config.l1 or config.l2) else []
+        self.clip = _check_clip(config)
+
+        self.forward_model: nn.Module = self.model
+        if self.world.size > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if config.compile:
+            self.forward_model = torch.compile(self.forward_model)
+
+        self.state = TrainState(self.model, self.optimizer, is_main=self.world.is_main)
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"val_loss": math.inf, "epoch": None}
+        self.bad_epochs = 0
+        self.epoch_totals = torch.zeros(4, dtype=torch.float64, device=self.device)  # loss, penalty, correct, n
+        self.run_dir = Path(resume) if resume else Path(config.out or default_run_dir(config))
+        if resume is not None and self.world.is_main:
+            remove_stale_temporaries(self.run_dir)
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        elif self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_run_files(self.run_dir, config, self.device, self.world.size)
+        self.state.run_dir = self.run_dir
+
+    # ----- checkpoints
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "epoch": self.state.epoch,
+            "step": self.state.step,
+            "loader": self.train_loader.state_dict(),
+            "epoch_totals": self.epoch_totals.cpu(),
+            "history": self.history,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+            "rng": gather_objects(rng_state(), self.world),
+            "world_size": self.world.size,
+            "config": self.config.to_dict(),
+        }
+
+    def _save(self, name: str) -> None:
+        state = self._checkpoint_state()  # every rank joins the gather of random states
+        if self.world.is_main:
+            save_checkpoint(self.run_dir / "checkpoints" / name, state)
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        if ckpt["world_size"] != self.world.size:
+            raise ConfigError(f"the run was checkpointed with {ckpt['world_size']} process(es); resume it with as many")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scaler is not None and ckpt["scaler"] is not None:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.state.epoch, self.state.step = ckpt["epoch"], ckpt["step"]
+        self.train_loader.load_state_dict(ckpt["loader"])
+        self.epoch_totals.copy_(ckpt["epoch_totals"])
+        self.history, self.best, self.bad_epochs = list(ckpt["history"]), ckpt["best"], ckpt["bad_epochs"]
+        set_rng_state(ckpt["rng"][self.world.rank])
+
+    # ----- the loop
+    def _emit(self, hook: str) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self.state)
+
+    def _step(self, inputs: torch.Tensor, targets: torch.Tensor, global_size: int) -> None:
+        config, state = self.config, self.state
+        self._emit("on_step_start")
+        for group in self.optimizer.param_groups:
+            group["lr"] = config.lr * self.schedule(state.step)
+        with self.autocast:
+            output = self.forward_model(inputs.contiguous(memory_format=self.memory_format))
+        logits = main_logits(output)
+        # Summed loss / global batch, times the world size that DDP's gradient averaging divides by again.
+        scale = self.world.size / global_size
+        data_loss = loss_sum(self.loss_name, logits, targets, label_smoothing=config.label_smoothing)
+        if isinstance(output, tuple):  # GoogLeNet's auxiliary heads during training
+            data_loss = data_loss + AUX_WEIGHT * sum(loss_sum(self.loss_name, a, targets) for a in output[1:])
+        penalty = torch.zeros((), device=self.device)
+        if config.l1:
+            penalty = penalty + config.l1 * l1_penalty(self.penalized)
+        if config.l2:
+            penalty = penalty + config.l2 * l2_penalty(self.penalized)
+        loss = data_loss * scale + penalty
+        self.optimizer.zero_grad(set_to_none=True)
+        (self.scaler.scale(loss) if self.scaler else loss).backward()
+        self._emit("on_after_backward")
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)
+        grad_norm = self.clip(self.model)
+        finite = bool(torch.isfinite(loss) and torch.isfinite(grad_norm))
+        if not finite and self.scaler is None:  # with fp16 a scaler skips such steps and lowers its scale instead
+            raise TrainingDiverged(
+                f"step {state.step + 1} (epoch {state.epoch + 1}): the "
+                f"{'loss' if not torch.isfinite(loss) else 'gradient'} is not finite "
+                f"(loss {loss.item():.4g}); largest gradient: {_largest_gradient(self.model)}; "
+                "lower the learning rate, clip gradients (--clip-norm 1) or add normalization. "
+                f"The last good checkpoint is in {self.run_dir / 'checkpoints'}"
+            )
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        state.step += 1
+        with torch.no_grad():
+            self.epoch_totals += torch.stack(
+                [
+                    data_loss.detach().double(),
+                    penalty.detach().double() * targets.shape[0],
+                    correct_count(logits.detach(), targets, threshold=config.threshold).double(),
+                    torch.tensor(float(targets.shape[0]), dtype=torch.float64, device=self.device),
+                ]
+            )
+        state.metrics.update(loss=loss.item(), grad_norm=grad_norm.item(), lr=self.optimizer.param_groups[0]["lr"])
+        self._emit("on_step_end")
+
+    def _end_epoch(self, started: float) -> bool:
+        """Evaluate, record, checkpoint; returns True when early stopping ends the run."""
+        config, state = self.config, self.state
+        totals = all_reduce_sum(self.epoch_totals.clone(), self.world).tolist()
+        n = totals[3]
+        row: dict[str, Any] = {
+            "epoch": state.epoch + 1,
+            "step": state.step,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "train_loss": totals[0] / n,
+            "train_penalty": totals[1] / n,
+            "train_accuracy": totals[2] / n,
+        }
+        if "val" in self.eval_loaders:
+            val = self._evaluate("val")
+            row.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+        row["seconds"] = time.perf_counter() - started
+        self.history.append(row)
+        state.epoch += 1
+        self.epoch_totals.zero_()
+        state.metrics.update({k: v for k, v in row.items() if isinstance(v, float)})
+
+        improved = "val_loss" in row and math.isfinite(row["val_loss"]) and row["val_loss"] < self.best["val_loss"]
+        if improved:
+            self.best = {"val_loss": row["val_loss"], "epoch": row["epoch"]}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        stop = bool(config.early_stopping) and self.bad_epochs >= config.early_stopping
+        self._save("last.pt")
+        if improved:
+            self._save("best.pt")
+        if self.world.is_main:
+            write_history(self.run_dir, self.history)
+        text = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+        self.log(text)
+        self._emit("on_epoch_end")
+        return stop
+
+    def _evaluate(self, split: str) -> dict[str, float]:
+        return evaluate(
+            self.model,
+            self.eval_loaders[split],
+            loss=self.loss_name,
+            world=self.world,
+            autocast=self.autocast,
+            memory_format=self.memory_format,
+            threshold=self.config.threshold,
+        )
+
+    def fit(self) -> RunResult:
+        config, state = self.config, self.state
+        started = time.perf_counter()
+        self._emit("on_train_start")
+        stop = bool(config.early_stopping) and self.bad_epochs >= config.early_stopping
+        self.model.train()
+        while state.epoch < config.epochs and not stop:
+            epoch_started = time.perf_counter()
+            progress = Progress(
+                config.progress and self.world.is_main,
+                len(self.train_loader),
+                self.train_loader.position,
+                f"epoch {state.epoch + 1}/{config.epochs}",
+            )
+            for batch in self.train_loader:
+                self._step(batch.inputs, batch.targets, batch.global_size)
+                progress.update(1, {"loss": state.metrics["loss"], "lr": state.metrics["lr"]})
+                if config.checkpoint_every and state.step % config.checkpoint_every == 0:
+                    self._save("last.pt")
+            progress.close()
+            stop = self._end_epoch(epoch_started)
+            stop = broadcast_flag(stop, self.world, self.device)
+        test = self._evaluate("test")
+        result = RunResult(
+            run_dir=self.run_dir,
+            test_loss=test["loss"],
+            test_accuracy=test["accuracy"],
+            best_epoch=self.best["epoch"],
+            epochs=state.epoch,
+            steps=state.step,
+            seconds=time.perf_counter() - started,
+            history=tuple(self.history),
+        )
+        if self.world.is_main:
+            export_safetensors(self.model, self.run_dir / "model.safetensors")
+            metrics = {
+                "test_accuracy": result.test_accuracy,
+                "test_loss": result.test_loss,
+                "best_epoch": result.best_epoch,
+                "best_val_loss": self.best["val_loss"] if self.best["epoch"] else None,
+                "epochs": result.epochs,
+                "steps": result.steps,
+                "train_seconds": result.seconds,
+            }
+            write_json(self.run_dir / "metrics.json", metrics)
+        self._emit("on_train_end")
+        return result
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _check_clip(config: TrainConfig) -> Callable[[nn.Module], torch.Tensor]:
+    """The clipping of `config` as a function model -> global gradient L2 norm (before clipping)."""
+    if config.clip_norm is not None and config.clip_value is not None:
+        raise ConfigError("choose one of --clip-norm and --clip-value")
+    if config.clip_norm is not None:
+        if config.clip_norm <= 0:
+            raise ConfigError(f"--clip-norm must be positive, got {config.clip_norm}")
+        return lambda m: nn.utils.clip_grad_norm_(m.parameters(), config.clip_norm)
+    if config.clip_value is not None:
+        if config.clip_value <= 0:
+            raise ConfigError(f"--clip-value must be positive, got {config.clip_value}")
+
+        def clip_value(m: nn.Module) -> torch.Tensor:
+            norm = grad_norm(m)
+            nn.utils.clip_grad_value_(m.parameters(), config.clip_value)
+            return norm
+
+        return clip_value
+    return grad_norm
+
+
+def grad_norm(model: nn.Module) -> torch.Tensor:
+    """Global L2 norm of all gradients, √(Σ‖g‖²), as clip_grad_norm_ computes it."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def train(
+    config: TrainConfig | None = None,
+    *,
+    resume: str | Path | None = None,
+    callbacks: Sequence[Callback] = (),
+    log: Callable[[str], None] = print,
+) -> RunResult:
+    """Train `config`, or resume the run in directory `resume` exactly where its last checkpoint left it.
+
+    Returns the test metrics; the run directory holds config.json, run.json, history.jsonl/csv, metrics.json,
+    checkpoints/last.pt and best.pt, and model.safetensors.
+    """
+    if resume is not None:
+        resume = Path(resume)
+        last = resume / "checkpoints" / "last.pt"
+        if last.exists():
+            saved = load_checkpoint(last)["config"]
+        elif (resume / "config.json").is_file():  # killed before its first checkpoint: start it over
+            saved = read_json(resume / "config.json")
+        else:
+            raise ConfigError(f"{resume} is not a run directory (no checkpoints/last.pt, no config.json)")
+        config = replace(from_mapping(saved, source=str(resume)), out=str(resume))
+    elif config is None:
+        config = TrainConfig()
+    try:
+        trainer = Trainer(config, resume=resume, callbacks=callbacks, log=log)
+        if trainer.state.epoch >= config.epochs:
+            log(f"{resume} already finished its {config.epochs} epochs; evaluating it again")
+        return trainer.fit()
+    finally:
+        close_world()

@@ -1,0 +1,159 @@
+import json
+import math
+import re
+
+import pytest
+import torch
+
+from cnnlab import __version__
+from cnnlab.engine import Callback, TrainConfig, TrainingDiverged, load_checkpoint, train
+from cnnlab.engine.export import load_safetensors
+from cnnlab.errors import ConfigError
+
+FAST = dict(model="lenet5", data="digits", epochs=2, batch_size=128, act="relu", progress=False)  # fmt: skip
+
+
+def quiet(config: TrainConfig, **kw):
+    return train(config, log=lambda _: None, **kw)
+
+
+def test_run_directory_holds_everything(tmp_path):
+    config = TrainConfig(**FAST, out=str(tmp_path / "run"), seed=5)
+    result = quiet(config)
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text()) == config.to_dict()
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["seed"] == 5 and meta["cnnlab"] == __version__ and meta["torch"] == torch.__version__
+    assert meta["device"] == "cpu" and meta["config_digest"] == config.digest()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == result.test_accuracy and metrics["test_loss"] == result.test_loss
+    rows = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == result.steps == 2 * 11
+    csv_lines = (run / "history.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,step,lr,train_loss") and len(csv_lines) == 3
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"last.pt", "best.pt"}
+    weights = load_safetensors(run / "model.safetensors")
+    assert weights.keys() == load_checkpoint(run / "checkpoints" / "last.pt")["model"].keys()
+    # 355 test images: the accuracy is a count of them
+    assert round(result.test_accuracy * 355, 9) == round(result.test_accuracy * 355)
+
+
+def test_same_seed_same_numbers_and_another_seed_differs(tmp_path):
+    a = quiet(TrainConfig(**FAST, out=str(tmp_path / "a"), seed=1))
+    b = quiet(TrainConfig(**FAST, out=str(tmp_path / "b"), seed=1))
+    c = quiet(TrainConfig(**FAST, out=str(tmp_path / "c"), seed=2))
+    wa, wb, wc = (load_safetensors(tmp_path / n / "model.safetensors") for n in "abc")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert (a.test_loss, a.test_accuracy) == (b.test_loss, b.test_accuracy)
+    assert not torch.equal(wa["features.c1.conv.weight"], wc["features.c1.conv.weight"])
+    assert c.test_loss != a.test_loss
+
+
+class PoisonGradient(Callback):
+    """Puts a NaN into one gradient at a chosen step."""
+
+    def __init__(self, step: int, name: str):
+        self.step, self.name = step, name
+
+    def on_after_backward(self, state):
+        if state.step + 1 == self.step:
+            dict(state.model.named_parameters())[self.name].grad.view(-1)[0] = math.nan
+
+
+def test_non_finite_gradient_stops_in_its_step_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = TrainConfig(**FAST, out=str(tmp_path / "run"))
+    with pytest.raises(TrainingDiverged) as info:
+        quiet(config, callbacks=[PoisonGradient(15, "head.hidden.2.weight")])
+    message = str(info.value)
+    assert message.startswith("step 15 (epoch 2): the gradient is not finite")
+    assert "largest gradient: head.hidden.2.weight (gradient norm nan)" in message
+    last = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert last["step"] == 11 and last["epoch"] == 1  # epoch 1's checkpoint, untouched
+    assert all(torch.isfinite(v).all() for v in last["model"].values())
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_diverging_learning_rate_is_caught(tmp_path):
+    config = TrainConfig(**{**FAST, "lr": 1e6, "momentum": 0.0}, out=str(tmp_path / "run"))
+    with pytest.raises(TrainingDiverged, match=r"^step \d+ \(epoch 1\): the (loss|gradient) is not finite"):
+        quiet(config)
+
+
+class BreakEvalNorms(Callback):
+    """From epoch `start` on, make BatchNorm's running variance negative: eval outputs NaN, training is unharmed."""
+
+    def __init__(self, start: int):
+        self.start = start
+
+    def on_step_end(self, state):
+        if state.epoch + 1 >= self.start:
+            for m in state.model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_var.fill_(-1.0)
+
+
+def test_nan_validation_never_becomes_best_and_stops_early(tmp_path):
+    config = TrainConfig(**{**FAST, "epochs": 8, "norm": "batch"}, early_stopping=2, out=str(tmp_path / "run"))
+    result = quiet(config, callbacks=[BreakEvalNorms(start=2)])
+    assert result.epochs == 3  # epoch 1 best; epochs 2 and 3 have NaN validation loss; patience 2 ends the run
+    assert result.best_epoch == 1
+    assert math.isnan(result.history[1]["val_loss"])
+    assert load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")["epoch"] == 1
+
+
+class Record(Callback):
+    def __init__(self):
+        self.norms, self.after_clip = [], []
+
+    def on_after_backward(self, state):
+        grads = [p.grad for p in state.model.parameters()]
+        self.norms.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+    def on_step_end(self, state):
+        self.norms[-1] = (self.norms[-1], state.metrics["grad_norm"])
+        grads = [p.grad for p in state.model.parameters()]
+        self.after_clip.append(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).item())
+
+
+def test_gradient_norm_is_logged_before_clipping_and_clipping_bounds_it(tmp_path):
+    record = Record()
+    quiet(TrainConfig(**{**FAST, "epochs": 1}, clip_norm=0.1, out=str(tmp_path / "run")), callbacks=[record])
+    for before, logged in record.norms:
+        assert logged == pytest.approx(before, rel=1e-5)
+    assert max(record.after_clip) <= 0.1 + 1e-6
+    assert max(n for n, _ in record.norms) > 0.1  # the clip did something
+
+
+def test_batch_gradient_descent_and_penalties(tmp_path):
+    config = TrainConfig(**{**FAST, "epochs": 3, "batch_size": "full"}, l2=1e-3, out=str(tmp_path / "run"))
+    result = quiet(config)
+    assert result.steps == 3  # one step per epoch: the whole training set
+    assert all(row["train_penalty"] > 0 for row in result.history)
+
+
+def test_channels_last_on_conv_nets_by_default(tmp_path):
+    seen = {}
+
+    class Look(Callback):
+        def on_train_start(self, state):
+            seen["format"] = state.model.features.c1.conv.weight.is_contiguous(memory_format=torch.channels_last)
+
+    quiet(TrainConfig(**{**FAST, "epochs": 1}, out=str(tmp_path / "run")), callbacks=[Look()])
+    assert seen["format"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be a positive integer or 'full'"),
+        ({"clip_norm": 1.0, "clip_value": 1.0}, "choose one of --clip-norm and --clip-value"),
+        ({"amp": "fp16"}, "fp16 mixed precision needs a CUDA device"),
+        ({"model": "resnet19"}, "unknown model 'resnet19'"),
+        ({"test_split": "test[400:]"}, "split 'test[400:]' of digits is empty"),
+        ({"val_fraction": 1.0}, "val_fraction must lie in"),
+    ],
+)
+def test_bad_configs_fail_before_writing(tmp_path, changes, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        quiet(TrainConfig(**{**FAST, **changes}, out=str(tmp_path / "run")))
+    assert not (tmp_path / "run").exists()
