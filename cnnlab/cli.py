@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import typing
 from collections.abc import Sequence
@@ -262,10 +263,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if "model" not in vars(args) and args.config is None:
             raise ConfigError("name a model to train, e.g. 'cnnlab train lenet5 --data digits'")
         result = train(config)
-    print(
-        f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
-        f"({result.epochs} epochs, {result.steps} steps, {result.seconds:.1f} s)  run: {result.run_dir}"
-    )
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        print(
+            f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
+            f"({result.epochs} epochs, {result.steps} steps, {result.seconds:.1f} s)  run: {result.run_dir}"
+        )
     return 0
 
 

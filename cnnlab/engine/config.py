@@ -41,8 +41,8 @@ class TrainConfig:
     # the descent
     epochs: int = _f(10, "passes over the training data")
     batch_size: int | str = _f(64, "global batch: N (mini-batch), 1 (stochastic) or 'full' (batch gradient descent)")
-    optimizer: str = _f("sgd", "'sgd', 'adam' or 'adamw'")
-    lr: float = _f(0.05, "base learning rate, per step, whatever the batch size")
+    optimizer: str = _f("adam", "'sgd', 'adam' or 'adamw' (Adam: a robust default; SGD+momentum for classic recipes)")
+    lr: float = _f(1e-3, "base learning rate, per step, whatever the batch size")
     momentum: float = _f(0.9, "SGD momentum (0 for plain SGD)")
     nesterov: bool = _f(False, "Nesterov momentum (SGD)")
     weight_decay: float = _f(0.0, "coupled for sgd/adam (in the gradient), decoupled for adamw")

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
+from .callbacks import Callback, TrainState
 from .checkpoint import atomic_write_text
 
 
@@ -43,3 +45,29 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class TensorBoardLogger(Callback):
+    """Per-step loss, learning rate and gradient norm, and every per-epoch value, as TensorBoard scalars."""
+
+    def __init__(self, log_dir: Path, every: int = 10):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard") from None
+        self.writer = SummaryWriter(str(log_dir))
+        self.every = every
+
+    def on_step_end(self, state: TrainState) -> None:
+        if state.step % self.every == 0:
+            for key in ("loss", "lr", "grad_norm"):
+                self.writer.add_scalar(f"step/{key}", state.metrics[key], state.step)
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        for key, value in state.metrics.items():
+            if key.startswith(("train_", "val_")):
+                self.writer.add_scalar(f"epoch/{key}", value, state.epoch)
+        self.writer.flush()
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.writer.close()

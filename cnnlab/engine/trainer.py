@@ -30,7 +30,7 @@ from .config import TrainConfig, from_mapping
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
 from .evaluate import evaluate, main_logits
 from .export import export_safetensors
-from .history import Progress, write_history
+from .history import Progress, TensorBoardLogger, write_history
 from .losses import correct_count, loss_sum, resolve_loss
 from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
@@ -218,6 +218,8 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_run_files(self.run_dir, config, self.device, self.world.size)
         self.state.run_dir = self.run_dir
+        if config.tensorboard and self.world.is_main:
+            self.callbacks.append(TensorBoardLogger(self.run_dir / "tensorboard"))
 
     # ----- checkpoints
     def _checkpoint_state(self) -> dict[str, Any]:

@@ -157,3 +157,14 @@ def test_bad_configs_fail_before_writing(tmp_path, changes, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         quiet(TrainConfig(**{**FAST, **changes}, out=str(tmp_path / "run")))
     assert not (tmp_path / "run").exists()
+
+
+def test_tensorboard_scalars(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    result = quiet(TrainConfig(**FAST, tensorboard=True, out=str(tmp_path / "run")))
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    val_loss = [e.value for e in events.Scalars("epoch/val_loss")]
+    assert val_loss == pytest.approx([row["val_loss"] for row in result.history], rel=1e-6)
+    assert [e.step for e in events.Scalars("step/loss")] == [10, 20]

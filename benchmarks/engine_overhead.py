@@ -1,0 +1,91 @@
+"""Engine overhead: cnnlab's trainer against a bare hand-written PyTorch loop doing the same work.
+
+Same model (LeNet-5, ReLU/max), data (embedded digits, no validation hold-out), batch (64), steps, optimizer (Adam),
+cosine schedule, channels_last, and a final test evaluation in both. cnnlab additionally runs its progress bar,
+history files, per-step gradient norm and finiteness checks and end-of-epoch checkpoints. Runs alternate, and the
+medians are compared. Target: ratio ≤ 1.02.
+
+    python benchmarks/engine_overhead.py [--epochs 20] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+from cnnlab import create
+from cnnlab.data import load_digits
+from cnnlab.engine import TrainConfig, train
+
+BATCH, LR = 64, 3e-3
+
+
+def bare_loop(epochs: int, seed: int) -> float:
+    """What a careful user writes by hand; returns the test accuracy."""
+    torch.manual_seed(seed)
+    train_data, test_data = load_digits("train"), load_digits("test")
+    mean, std = train_data.mean[0], train_data.std[0]
+    x_train, y_train = (train_data.images - mean) / std, train_data.targets
+    model = create("lenet5", input_size=8, act="relu", pool="max").to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    steps_per_epoch = -(-len(x_train) // BATCH)
+    total, step = epochs * steps_per_epoch, 0
+    for _ in range(epochs):
+        order = torch.randperm(len(x_train))
+        for i in range(steps_per_epoch):
+            index = order[i * BATCH : (i + 1) * BATCH]
+            x, y = x_train[index].contiguous(memory_format=torch.channels_last), y_train[index]
+            for g in opt.param_groups:
+                g["lr"] = LR * (1 + math.cos(math.pi * step / total)) / 2
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+    model.eval()
+    with torch.no_grad():
+        logits = model((test_data.images - mean) / std)
+        return (logits.argmax(1) == test_data.targets).float().mean().item()
+
+
+def cnnlab_run(epochs: int, seed: int, out: str) -> float:
+    config = TrainConfig(
+        model="lenet5", data="digits", val_fraction=0.0, epochs=epochs, batch_size=BATCH, optimizer="adam",
+        lr=LR, schedule="cos", act="relu", model_kwargs={"pool": "max"}, seed=seed, out=out,
+    )  # fmt: skip
+    return train(config, log=lambda _: None).test_accuracy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {"bare": [], "cnnlab": []}
+    accuracy = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        bare_loop(1, 0), cnnlab_run(1, 0, f"{tmp}/warmup")  # warm up kernels and imports
+        for r in range(args.repeats):
+            for name in ("bare", "cnnlab") if r % 2 == 0 else ("cnnlab", "bare"):
+                start = time.perf_counter()
+                accuracy[name] = (
+                    bare_loop(args.epochs, 0) if name == "bare" else cnnlab_run(args.epochs, 0, f"{tmp}/{r}")
+                )
+                times[name].append(time.perf_counter() - start)
+    bare, ours = statistics.median(times["bare"]), statistics.median(times["cnnlab"])
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.epochs} epochs × {args.repeats} repeats"
+    )
+    print(f"bare loop   {bare:7.3f} s  (test accuracy {accuracy['bare']:.4f})")
+    print(f"cnnlab      {ours:7.3f} s  (test accuracy {accuracy['cnnlab']:.4f})")
+    print(f"ratio cnnlab / bare = {ours / bare:.3f}  (target ≤ 1.02)")
+
+
+if __name__ == "__main__":
+    main()

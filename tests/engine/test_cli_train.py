@@ -1,0 +1,60 @@
+import json
+
+import pytest
+
+from cnnlab.cli import main
+
+
+def test_train_then_eval_through_the_cli(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "lenet5", "--data", "digits", "--epochs", "1", "--batch-size", "128", "--no-progress"]
+    assert main([*argv, "--out", str(out), "--lr", "0.02", "--kw", "pool=max", "--act", "relu"]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert f"test accuracy {metrics['test_accuracy']:.4f}" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert (config["lr"], config["model_kwargs"], config["act"], config["epochs"]) == (0.02, {"pool": "max"}, "relu", 1)
+    assert main(["eval", str(out), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["accuracy"] == metrics["test_accuracy"]
+    assert evaluated["loss"] == pytest.approx(metrics["test_loss"], rel=1e-6)
+    assert evaluated["samples"] == 355
+    assert main(["eval", str(out), "--split", "test[:100]", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == 100
+
+
+def test_config_file_and_flags_precedence(tmp_path, capsys):
+    (tmp_path / "c.toml").write_text('model = "mlp"\nepochs = 1\nlr = 0.5\nbatch_size = "full"\nprogress = false\n')
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "c.toml"), "--lr", "0.1", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model"], config["lr"], config["batch_size"]) == ("mlp", 0.1, "full")
+
+
+def test_resume_a_finished_run_and_refuse_extra_flags(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "mlp", "--epochs", "1", "--no-progress", "--out", str(out)]) == 0
+    first = capsys.readouterr().out.splitlines()[-1]
+    assert main(["train", "--resume", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split("(")[0] == first.split("(")[0]
+    assert main(["train", "--resume", str(out), "--lr", "1"]) == 2
+    assert "drop the other options" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train"], "name a model to train"),
+        (["train", "lenet5", "--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
+        (["train", "lenet5", "--data", "imagenet"], "unknown dataset 'imagenet'"),
+        (["train", "lenet5", "--config", "missing.toml"], "config file missing.toml does not exist"),
+        (["train", "--resume", "nowhere"], "nowhere is not a run directory"),
+        (["eval", "nowhere"], "nowhere is not a run directory"),
+    ],
+)
+def test_train_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--epochs", "1"] if argv[0] == "train" and "--resume" not in argv else argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists()
