@@ -134,7 +134,8 @@ class Trainer:
         self.device = resolve_device(config.device, self.world.local_rank)
         self.log = log if self.world.is_main else (lambda _msg: None)
         last = resume / "checkpoints" / "last.pt" if resume else None
-        checkpoint = load_checkpoint(last, self.device) if last is not None and last.exists() else None
+        # Loaded on the CPU: load_state_dict moves each tensor to its parameter's device, random states stay.
+        checkpoint = load_checkpoint(last) if last is not None and last.exists() else None
 
         _seed_everything(config.seed)
         train_full = load_split(config, config.train_split)
