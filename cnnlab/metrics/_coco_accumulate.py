@@ -12,13 +12,14 @@ import numpy as np
 
 from ._coco_match import IGNORED, TP, Matches
 
-# pycocotools: np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+# Quirk: AP is the mean of the precision envelope at 101 recall points (not the area under the curve), pycocotools'
+# np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True).
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 
 
 def accumulate(matches: Matches, num_thresholds: int, max_dets: tuple[int, ...]):
     """precision (T, R, K, A, M) and recall (T, K, A, M) as pycocotools computes them; −1 where a category has
-    no ground truth that counts in that area range (quirk: such cells are excluded from every mean later)."""
+    no ground truth that counts in that area range (Quirk: such cells are excluded from every mean later)."""
     num_categories, num_areas = matches.num_gt.shape
     shape = (num_thresholds, len(RECALL_THRESHOLDS), num_categories, num_areas, len(max_dets))
     precision = -np.ones(shape)
@@ -69,9 +70,10 @@ def _curves(category: np.ndarray, status: np.ndarray, num_gt: np.ndarray, needed
     # False positives before each true positive: detections that count (not ignored), minus true positives.
     counted = np.cumsum(status != IGNORED, axis=-1, dtype=np.int64)  # (A, T, n)
     first = np.searchsorted(category, np.arange(num_categories))  # each category's first detection
-    before = np.where(first > 0, counted[:, :, np.maximum(first - 1, 0)], 0)  # (A, T, K) counted earlier
+    before = np.zeros((num_areas, num_thresholds, num_categories), dtype=np.int64)  # counted in earlier categories
+    before[:, :, first > 0] = counted[:, :, first[first > 0] - 1]
     n_fp = counted[a, t, pos] - before[a, t, k] - n_tp
-    # pycocotools: pr = tp / (fp + tp + np.spacing(1)) on float64 cumulative sums
+    # Quirk: pycocotools' pr = tp / (fp + tp + np.spacing(1)), an eps in the denominator, on float64 counts
     value = n_tp.astype(np.float64) / (n_fp.astype(np.float64) + n_tp.astype(np.float64) + np.spacing(1))
     with np.errstate(divide="ignore", invalid="ignore"):  # categories without ground truth are masked later
         # pycocotools: rc[-1] = tp / npig with tp the category's true positives; (A·T·K,) -> (A, T, K)
@@ -87,9 +89,10 @@ def _curves(category: np.ndarray, status: np.ndarray, num_gt: np.ndarray, needed
 def _suffix_max_at(value: np.ndarray, row_start: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """max(value[row_start[r] + n − 1 : row_start[r + 1]]) for each n in counts[r] (0 when empty).
 
-    This is pycocotools' precision envelope (pr[i] = max(pr[i:])) sampled at the first detection reaching each
-    recall threshold. Exact: maxima of chunks between consecutive query points (np.maximum.reduceat), then a
-    running maximum from the right over the chunks.
+    Quirk: this is pycocotools' monotone precision envelope (pr[i] = max(pr[i:])) sampled at the first detection
+    whose recall reaches each threshold (np.searchsorted(rc, recThrs, side='left')), and 0 past the last one.
+    Exact: maxima of the chunks between consecutive query points (np.maximum.reduceat), then a running maximum
+    from the right over the chunks.
     """
     starts, ends = row_start[:-1, None], row_start[1:, None]
     queries = np.minimum(starts + np.maximum(counts - 1, 0), ends)  # (rows, R), non-decreasing along R

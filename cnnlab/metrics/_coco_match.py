@@ -6,7 +6,7 @@ detections of rank < r did not. So we walk the ranks, and at each rank match eve
 at once, for all area ranges and thresholds, with NumPy. Only (detection, ground truth) pairs whose IoU reaches
 the lowest threshold can ever match; the walk visits those pairs only, and skips detections that have none.
 
-Each quirk of pycocotools (cocoeval.py, maskApi.c) reproduced here is marked "Quirk".
+Each pycocotools quirk reproduced here (cocoeval.py, maskApi.c) is marked "Quirk".
 """
 
 from __future__ import annotations
@@ -139,8 +139,8 @@ def _greedy(pair_dt, pair_gt, pair_iou, dt_group, thresholds, gt_ignored, gt_pos
 
     pycocotools, for each detection by decreasing score, scans the group's ground truths (non-ignored first, then
     in annotation order) and keeps the last one with the highest IoU >= threshold among those still free, where a
-    crowd is always free (quirk: a crowd can absorb any number of detections) and an ignored ground truth is taken
-    only when no non-ignored one qualifies (quirk: the scan stops at the first ignored one once a match exists).
+    crowd is always free (Quirk: a crowd can absorb any number of detections) and an ignored ground truth is taken
+    only when no non-ignored one qualifies (Quirk: the scan stops at the first ignored one once a match exists).
     That choice is the maximum of the key (not ignored, IoU, position) over free qualifying pairs.
     """
     num_areas = gt_ignored.shape[1]

@@ -29,7 +29,7 @@ COCO_AREA_RANGES = ((0**2, 1e5**2), (0**2, 32**2), (32**2, 96**2), (96**2, 1e5**
 AREA_LABELS = ("all", "small", "medium", "large")
 
 # The 12 summary numbers in pycocotools' order: (name, AP or AR, IoU threshold, area label, max_dets index).
-# Index None is pycocotools' literal maxDets=100 in its first line, whatever max_dets says (quirk).
+# Index None is pycocotools' literal maxDets=100 in its first line, whatever max_dets says (Quirk).
 _STATS = (
     ("AP", True, None, "all", None),
     ("AP50", True, 0.5, "all", 2),
@@ -214,7 +214,7 @@ def _summary(precision, recall, thresholds, max_dets, ap, iou, area, index, fix)
     mind = [i for i, m in enumerate(max_dets) if m == max_det]
     s = precision if ap else recall
     if iou is not None:
-        s = s[np.where(iou == thresholds)[0]]  # quirk: exact float equality; a missing threshold gives −1
+        s = s[np.where(iou == thresholds)[0]]  # Quirk: exact float equality; a missing threshold gives −1
     s = s[:, :, :, aind, mind] if ap else s[:, :, aind, mind]
     return _mean_valid(s)
 
