@@ -97,3 +97,36 @@ def pycocotools_eval(gt: dict, dets: list, *, iou_thresholds=None, max_dets=None
         start = printed.tell()
         evaluator.summarize()
     return evaluator, printed.getvalue()[start:]
+
+
+def dense_coco(seed: int, *, images: int = 3, per_image: int = 30, dets_per_image: int = 200):
+    """Crowded scenes on an integer grid: many detections per ground truth, equal IoUs, a handful of scores."""
+    rng = np.random.default_rng(seed)
+    anns, dets = [], []
+    for image in range(images):
+        corner = rng.integers(0, 60, (per_image, 2))
+        size = rng.integers(5, 40, (per_image, 2))
+        for j in range(per_image):
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": image,
+                    "category_id": int(rng.integers(1, 3)),
+                    "bbox": [*corner[j].tolist(), *size[j].tolist()],
+                    "area": int(size[j].prod()),
+                    "iscrowd": int(rng.random() < 0.1),
+                }
+            )
+        for _ in range(dets_per_image):
+            j = int(rng.integers(per_image))
+            box = np.r_[corner[j], size[j]] + rng.integers(-3, 4, 4)
+            dets.append(
+                {
+                    "image_id": image,
+                    "category_id": int(rng.integers(1, 3)),
+                    "bbox": np.r_[box[:2], np.abs(box[2:])].tolist(),
+                    "score": int(rng.integers(0, 5)) / 4,
+                }
+            )
+    gt = {"images": [{"id": i} for i in range(images)], "categories": [{"id": 1}, {"id": 2}], "annotations": anns}
+    return gt, dets

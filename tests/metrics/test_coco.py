@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from coco_cases import pycocotools_eval, random_coco
+from coco_cases import dense_coco, pycocotools_eval, random_coco
 
 from cnnlab.errors import AnnotationError, ConfigError
 from cnnlab.metrics import coco_evaluate, format_coco
@@ -25,6 +25,13 @@ def assert_same_as_pycocotools(result, evaluator):
 def test_default_parameters_match_pycocotools(seed):
     rng = np.random.default_rng(1000 + seed)
     gt, dets = random_coco(seed, images=int(rng.integers(1, 40)), categories=int(rng.integers(1, 7)))
+    evaluator, _ = pycocotools_eval(gt, dets)
+    assert_same_as_pycocotools(coco_evaluate(gt, dets), evaluator)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crowded_integer_scenes_match_pycocotools(seed):
+    gt, dets = dense_coco(seed)  # long greedy chains, IoU ties between ground truths, few distinct scores
     evaluator, _ = pycocotools_eval(gt, dets)
     assert_same_as_pycocotools(coco_evaluate(gt, dets), evaluator)
 
