@@ -13,6 +13,7 @@ from . import __version__
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
 from .metrics import coco_evaluate, format_coco
+from .metrics.plot import plot_pr_curves
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
 
 BLOCK_INPUT = (256, 56, 56)  # the note's bottleneck example
@@ -220,8 +221,6 @@ def _cmd_map(args: argparse.Namespace) -> int:
         fix_zero_id=args.fix_zero_id,
     )
     if args.plot:
-        from .metrics.plot import plot_pr_curves  # matplotlib only when asked for
-
         plot_pr_curves(result, args.plot)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

@@ -81,8 +81,8 @@ def _curves(category: np.ndarray, status: np.ndarray, num_gt: np.ndarray, needed
     # (K, A, R) -> the query counts of each row (a, t, k)
     shape = (num_areas, num_thresholds, num_categories, needed.shape[2])
     counts = np.broadcast_to(needed.transpose(1, 0, 2)[:, None], shape)
-    precision = _suffix_max_at(value, row_start, counts.reshape(num_rows, -1))
-    precision = precision.reshape(num_areas, num_thresholds, num_categories, -1).transpose(1, 3, 2, 0)
+    precision = _suffix_max_at(value, row_start, counts.reshape(num_rows, needed.shape[2]))
+    precision = precision.reshape(shape).transpose(1, 3, 2, 0)  # (A, T, K, R) -> (T, R, K, A)
     return precision, recall.transpose(1, 2, 0)
 
 

@@ -65,8 +65,8 @@ def _read_json(source, what: str):
 
 
 def _from_coco(gt: Mapping, detections) -> CocoData:
-    for key in ("images", "categories"):
-        if not isinstance(gt.get(key), list):
+    for key in ("images", "categories", "annotations"):
+        if not isinstance(gt.get(key, [] if key == "annotations" else None), list):  # no annotations: allowed
             raise AnnotationError(f"the ground truth has no {key!r} list; is it a COCO annotation file?")
     image_ids = np.unique(_ints(gt["images"], "id", "ground truth images"))
     categories = gt["categories"]
@@ -188,7 +188,7 @@ def per_image(entry, where: str, required: tuple[str, ...], optional: tuple[str,
             value = check_boxes(value.reshape(-1, 4) if value.size == 0 else value, name=f"{where}.boxes")
             value = to_numpy(value).astype(np.float64)
         elif key == "labels":
-            if value.dtype.kind not in "iu":
+            if value.dtype.kind not in "iu" and value.size:  # an empty list reads as float64
                 raise AnnotationError(f"{where}.labels must be integers, got dtype {value.dtype}")
             value = value.reshape(-1).astype(np.int64)
         else:

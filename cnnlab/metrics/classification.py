@@ -62,7 +62,7 @@ class MultilabelAP:
 
 def _labels(values, name: str) -> np.ndarray:
     out = to_numpy(values)
-    if out.ndim != 1 or out.dtype.kind not in "iub":
+    if out.ndim != 1 or (out.dtype.kind not in "iub" and out.size):  # [] reads as float64
         raise ShapeError(f"{name} must be a 1-D array of integer class labels, got shape {out.shape} {out.dtype}")
     return out.astype(np.int64)
 

@@ -283,3 +283,14 @@ def test_missing_file_is_a_clear_error(tmp_path):
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(AnnotationError, match="is not valid JSON"):
         coco_evaluate(tmp_path / "broken.json", [])
+
+
+def test_degenerate_inputs():
+    nothing = coco_evaluate({"images": [], "categories": []}, [])
+    assert nothing.precision.shape == (10, 101, 0, 4, 3) and (nothing.stats == -1).all()
+    empty_image = [{"boxes": np.zeros((0, 4)), "labels": []}]
+    assert (coco_evaluate(empty_image, [{"boxes": [], "labels": [], "scores": []}]).stats == -1).all()
+    one = coco_evaluate(
+        [{"boxes": [[0, 0, 10, 10]], "labels": [1]}], [{"boxes": [[0, 0, 10, 10]], "labels": [1], "scores": [0.5]}]
+    )
+    np.testing.assert_allclose(one.stats, [1, 1, 1, 1, -1, -1, 1, 1, 1, 1, -1, -1])  # a 100-pixel box is small

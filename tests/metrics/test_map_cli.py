@@ -81,3 +81,24 @@ def test_bad_detection_file_is_one_line_without_traceback(tmp_path, files):
 def test_metrics_never_import_torch():
     code = "import sys, cnnlab.metrics, cnnlab.metrics.plot; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["map", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: cnnlab map" in out and "--fix-zero-id" in out and "The numbers equal pycocotools" in out
+
+
+def test_mean_pr_curve_averages_to_the_ap(files):
+    from cnnlab.metrics import coco_evaluate
+    from cnnlab.metrics.plot import mean_pr_curve
+
+    gt, dets, _, _ = files
+    result = coco_evaluate(gt, dets)
+    assert np.mean(mean_pr_curve(result)) == pytest.approx(result.AP, abs=1e-12)
+    assert np.mean(mean_pr_curve(result, 0.5)) == pytest.approx(result.AP50, abs=1e-12)
+    assert np.mean(mean_pr_curve(result, 0.75, area=1)) == pytest.approx(
+        np.mean(result.precision[5, :, :, 1, -1][result.precision[5, :, :, 1, -1] > -1]), abs=1e-12
+    )
