@@ -8,6 +8,15 @@ except PackageNotFoundError:  # running from a source tree that was not installe
     __version__ = "0.0.0+unknown"
 
 from .errors import CnnlabError, ConfigError, ShapeError
-from .models import create, list_models
 
 __all__ = ["CnnlabError", "ConfigError", "ShapeError", "__version__", "create", "list_models"]
+
+
+def __getattr__(name: str):
+    """`cnnlab.create` and `cnnlab.list_models`, imported on first use (PEP 562) so that the torch-free parts,
+    such as `cnnlab.metrics`, can be imported without importing torch."""
+    if name in ("create", "list_models"):
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")

@@ -17,6 +17,8 @@ from . import __version__
 from .engine.config import TrainConfig, from_mapping, read_config_file
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
+from .metrics import coco_evaluate, format_coco
+from .metrics.plot import plot_pr_curves
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
 
 BLOCK_INPUT = (256, 56, 56)  # the note's bottleneck example
@@ -47,6 +49,16 @@ def _keyword(text: str) -> tuple[str, object]:
         return key, json.loads(value)  # numbers, true/false, null, [lists]
     except json.JSONDecodeError:
         return key, value  # anything else is a string
+
+
+def _max_dets(text: str) -> tuple[int, int, int]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected three positive integers such as 1,10,100, got {text!r}")
+    return values
 
 
 def _add_debug(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
@@ -126,6 +138,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files live")
     p.add_argument("--split", metavar="SPLIT", help="split, e.g. test or 'test[:1000]' (default: the run's test split)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_debug(p)
+
+    p = commands.add_parser(
+        "map",
+        help="COCO mAP of detections, identical to pycocotools",
+        description=(
+            "Evaluate COCO-format detections against COCO ground truth and print pycocotools' 12-line summary "
+            "(AP @ IoU 0.50:0.95, AP50, AP75, AP by size, AR @ 1, 10, 100 detections, AR by size). The numbers "
+            "equal pycocotools' COCOeval(iouType='bbox'), quirks included. Example: cnnlab map "
+            "instances_val2017.json detections.json --per-class --plot pr.png"
+        ),
+    )
+    p.add_argument("ground_truth", metavar="GT.json", help="COCO annotations: images, categories, annotations")
+    p.add_argument(
+        "detections", metavar="DETS.json", help="COCO results: a list of {image_id, category_id, bbox, score}"
+    )
+    p.add_argument("--json", action="store_true", help="print the 12 stats (and --per-class numbers) as JSON")
+    p.add_argument("--per-class", action="store_true", help="also print AP, AP50 and AP75 of each category")
+    p.add_argument("--plot", metavar="PR.png", help="save the category-averaged precision-recall curves")
+    p.add_argument(
+        "--max-dets", type=_max_dets, default=(1, 10, 100), metavar="A,B,C", help="detection limits (default 1,10,100)"
+    )
+    p.add_argument(
+        "--fix-summary-max-dets",
+        action="store_true",
+        help="AP uses the largest --max-dets (pycocotools reads 100 whatever the limits)",
+    )
+    p.add_argument(
+        "--fix-zero-id",
+        action="store_true",
+        help="let annotations with id 0 be matched (pycocotools counts such matches as false positives)",
+    )
     _add_debug(p)
     return parser
 
@@ -283,7 +327,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train, "eval": _cmd_eval}
+def _cmd_map(args: argparse.Namespace) -> int:
+    result = coco_evaluate(
+        args.ground_truth,
+        args.detections,
+        max_dets=args.max_dets,
+        per_class=args.per_class,
+        fix_summary_max_dets=args.fix_summary_max_dets,
+        fix_zero_id=args.fix_zero_id,
+    )
+    if args.plot:
+        plot_pr_curves(result, args.plot)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(format_coco(result, per_class=args.per_class))
+    return 0
+
+
+_COMMANDS = {"models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train, "eval": _cmd_eval, "map": _cmd_map}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -297,3 +359,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"cnnlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `cnnlab models | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

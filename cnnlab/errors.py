@@ -23,6 +23,10 @@ class ShapeError(CnnlabError, ValueError):
     """A tensor whose shape does not fit the layer it was fed to."""
 
 
+class AnnotationError(CnnlabError, ValueError):
+    """A malformed box, annotation or detection: a missing field, a NaN coordinate, an unknown image id..."""
+
+
 def suggest(name: object, options: Iterable[str]) -> str:
     """'did you mean 'x' or 'y'?' for close matches of `name`, else 'choose one of: ...' listing all options."""
     options = sorted(options)
