@@ -39,6 +39,12 @@ from .summary import LayerSummary, format_layer_summary, layer_summary
 PICTURES = ("grad_heatmap.png", "grad_depth.png", "units.png")
 
 
+def check_every(every: object) -> None:
+    """`every` must be a whole number of optimizer steps, at least 1."""
+    if not isinstance(every, int) or isinstance(every, bool) or every < 1:
+        raise ConfigError(f"every is a number of optimizer steps, at least 1; got {every!r}")
+
+
 class Diagnostics:
     """Records per-layer gradient, weight, update and activation statistics every `every` optimizer steps.
 
@@ -73,8 +79,9 @@ class Diagnostics:
             raise ConfigError(f"Diagnostics watches a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ConfigError(f"Diagnostics needs a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if not isinstance(every, int) or every < 1:
-            raise ConfigError(f"every is a number of optimizer steps, at least 1; got {every!r}")
+        check_every(every)
+        if thresholds is not None and not isinstance(thresholds, Thresholds):
+            raise ConfigError(f"thresholds must be a Thresholds(...), got {type(thresholds).__name__}")
         if not isinstance(start_step, int) or start_step < 0:
             raise ConfigError(f"start_step must be a non-negative integer, got {start_step!r}")
         self.model = model
