@@ -78,6 +78,11 @@ def _by_step(records: Iterable[LayerRecord]) -> dict[int, list[LayerRecord]]:
     return {step: sorted(rows, key=lambda r: r.depth) for step, rows in sorted(grouped.items())}
 
 
+def _end_size(layers: int, depth_fraction: float) -> int:
+    """How many layers count as "first" (and as "last"): the fraction, at least one, at most half."""
+    return max(1, min(layers // 2, round(layers * depth_fraction)))
+
+
 def depth_ratio(rows: Sequence[LayerRecord], depth_fraction: float = 0.25) -> float | None:
     """Median gradient norm of the first layers over that of the last layers at one step (None: cannot judge).
 
@@ -88,7 +93,7 @@ def depth_ratio(rows: Sequence[LayerRecord], depth_fraction: float = 0.25) -> fl
     norms = [r.grad_norm for r in sorted(rows, key=lambda r: r.depth) if finite(r.grad_norm)]
     if len(norms) < 2:
         return None
-    k = max(1, min(len(norms) // 2, round(len(norms) * depth_fraction)))
+    k = _end_size(len(norms), depth_fraction)
     first, last = statistics.median(norms[:k]), statistics.median(norms[-k:])
     return first / last if last > 0 else None
 
@@ -109,7 +114,7 @@ def _depth_findings(steps: dict[int, list[LayerRecord]], t: Thresholds) -> list[
     findings = []
     ratios = {step: depth_ratio(rows, t.depth_fraction) for step, rows in steps.items()}
     params = [r for r in next(reversed(steps.values()), []) if finite(r.grad_norm)]
-    k = max(1, min(len(params) // 2, round(len(params) * t.depth_fraction)))
+    k = _end_size(len(params), t.depth_fraction)
     ends = (params[0].layer, params[-1].layer) if params else ()
     for code, below, bound, direction in (
         (VANISHING, True, t.vanishing_ratio, "vanish"),

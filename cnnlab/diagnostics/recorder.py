@@ -244,9 +244,10 @@ class Diagnostics:
         """The per-layer end-of-run table as data; `format_layer_summary` prints it."""
         return layer_summary(self.records)
 
-    def report(self) -> str:
-        """The per-layer table followed by the warnings, as text."""
-        return format_layer_summary(self.summary()) + "\n\n" + format_findings(self.findings())
+    def report(self, findings: tuple[Finding, ...] | None = None) -> str:
+        """The per-layer table followed by the warnings (`findings()` unless given), as text."""
+        findings = self.findings() if findings is None else findings
+        return format_layer_summary(self.summary()) + "\n\n" + format_findings(findings)
 
     def save(self, run_dir: str | Path) -> tuple[Path, ...]:
         """Write records.csv, findings.json, summary.txt and the three pictures into `run_dir`/diagnostics/.
@@ -268,7 +269,7 @@ class Diagnostics:
         paths = [
             write_text(out / "records.csv", records_to_csv(records)),
             write_text(out / "findings.json", json.dumps([f.to_dict() for f in findings], indent=2) + "\n"),
-            write_text(out / "summary.txt", self.report() + "\n"),
+            write_text(out / "summary.txt", self.report(findings) + "\n"),
         ]
         for name, plot in zip(PICTURES, PLOTS, strict=True):
             figure = plot(records)

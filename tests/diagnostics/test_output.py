@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +168,9 @@ def test_readme_diagnostics_example_runs_and_prints_what_the_readme_shows(tmp_pa
             assert line in printed, line
     assert {f.code for f in namespace["diag"].findings()} == {"vanishing"}
     assert (tmp_path / "runs" / "sigmoid20" / "diagnostics" / "grad_heatmap.png").exists()
+
+
+def test_matplotlib_is_imported_only_to_draw():
+    code = "import sys, cnnlab.diagnostics; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
