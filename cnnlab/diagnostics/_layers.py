@@ -8,8 +8,8 @@ A layer is a module of the model that either
 - is an activation module (ReLU, sigmoid, …): it gets dead-unit, negative-region or saturation fractions.
 
 Containers (Sequential, blocks) are not layers: their parameters are their children's. Every layer also gets the
-mean and std of its output. An activation applied as a function (`F.relu(x)` inside `forward`) is invisible to
-module hooks; such a model gets gradient and weight statistics only.
+mean and std of its output, when that output is one floating-point tensor. An activation applied as a function
+(`F.relu(x)` inside `forward`) is invisible to module hooks; such a model gets no dead or saturated fractions.
 
 A "unit" is a channel: dimension 1 of the output ((N, C) vectors, (N, C, H, W) feature maps); a unit of a conv
 layer is dead when its whole feature map is zero for every image of the batch.
