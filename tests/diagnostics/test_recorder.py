@@ -114,6 +114,29 @@ def test_dead_and_negative_units_are_channels_zero_or_negative_for_every_sample(
         assert record.dead_fraction == 0.0 and record.negative_fraction == float(negative.double().mean()) == 3 / 8
 
 
+def test_hard_activations_saturate_where_clipped_and_relu6_dies_like_relu(digits, loop):
+    model = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 32), nn.Hardtanh(), nn.Linear(32, 32), nn.ReLU6(), nn.Linear(32, 32),
+        nn.Hardsigmoid(), nn.Linear(32, 10),
+    )  # fmt: skip
+    with torch.no_grad():
+        for i in (1, 3, 5):
+            model[i].weight.mul_(5)
+        model[3].bias[:8] = -1e3  # 8 of the 32 ReLU6 units never fire
+    outputs = _capture(model, (nn.Hardtanh, nn.Hardsigmoid))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    with Diagnostics(model, optimizer, every=1) as diag:
+        loop(model, optimizer, digits, 1)
+    rows = {r.layer: r for r in diag.records}
+    hardtanh, relu6, hardsigmoid = outputs["2"][0], outputs["4"][0], outputs["6"][0]  # ReLU6 is a Hardtanh
+    assert rows["2"].saturated_fraction == float(((hardtanh <= -1) | (hardtanh >= 1)).double().mean()) > 0.05
+    assert rows["6"].saturated_fraction == float(((hardsigmoid <= 0) | (hardsigmoid >= 1)).double().mean()) > 0.05
+    assert rows["4"].saturated_fraction is None and rows["4"].dead_fraction == float(
+        (relu6 == 0).all(0).double().mean()
+    )
+    assert rows["4"].dead_fraction >= 8 / 32
+
+
 def test_micro_batches_of_one_step_are_merged_like_one_batch(digits, batch_iter):
     """Gradient accumulation: two halves of a batch give the statistics of the whole batch."""
     whole = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
