@@ -221,6 +221,10 @@ class Trainer:
         self.state.run_dir = self.run_dir
         if config.tensorboard and self.world.is_main:
             self.callbacks.append(TensorBoardLogger(self.run_dir / "tensorboard"))
+        if config.diagnose:  # a resumed run's diagnostics cover the part it trains itself
+            from ..diagnostics import DiagnosticsCallback
+
+            self.callbacks.append(DiagnosticsCallback(every=config.diagnose_every, out=self.log))
 
     # ----- checkpoints
     def _checkpoint_state(self) -> dict[str, Any]:

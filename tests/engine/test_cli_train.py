@@ -58,3 +58,14 @@ def test_train_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message)
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_diagnose_flags_a_deep_sigmoid_mlp(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "mlp", "--kw", "depth=20", "--act", "sigmoid", "--epochs", "1", "--no-progress"]
+    assert main([*argv, "--diagnose", "--diagnose-every", "5", "--out", str(out)]) == 0
+    assert "warning: vanishing: gradients vanish toward the input" in capsys.readouterr().out
+    files = {p.name for p in (out / "diagnostics").iterdir()}
+    assert {"records.csv", "findings.json", "grad_heatmap.png", "grad_depth.png", "units.png"} <= files
+    findings = json.loads((out / "diagnostics" / "findings.json").read_text())
+    assert "vanishing" in json.dumps(findings)
