@@ -135,15 +135,21 @@ def _draw(g: torch.Generator, grid: int, slots: int) -> dict[str, torch.Tensor]:
     }
 
 
+def _in_unit(v: torch.Tensor) -> torch.Tensor:
+    return (v >= 0) & (v <= 1)
+
+
 def _contrast(colour: torch.Tensor, background: torch.Tensor, least: float) -> torch.Tensor:
-    """Push each colour's most different channel to at least `least` away from the background."""
+    """Push each colour's most different channel `least` away from the background (or to the far end of [0, 1]
+    where the channel has no such room), keeping the side it was on where possible."""
     diff = colour - background.unsqueeze(1)  # (n, M, 3)
     k = diff.abs().argmax(dim=-1, keepdim=True)
     gap = diff.gather(-1, k)
     bg = background.unsqueeze(1).expand_as(colour).gather(-1, k)
-    up = torch.where(gap >= 0, bg + least, bg - least)
-    down = torch.where(gap >= 0, bg - least, bg + least)
-    target = torch.where((up >= 0) & (up <= 1), up, down)
+    same = torch.where(gap >= 0, bg + least, bg - least)
+    other = torch.where(gap >= 0, bg - least, bg + least)
+    far = torch.where(bg < 0.5, 1.0, 0.0)
+    target = torch.where(_in_unit(same), same, torch.where(_in_unit(other), other, far))
     fixed = torch.where(gap.abs() < least, target, colour.gather(-1, k))
     return colour.scatter(-1, k, fixed)
 
