@@ -22,6 +22,7 @@ from functools import lru_cache
 import torch
 
 from ..errors import ConfigError, unknown_name
+from ._sdf import coverage, shape_sdf
 from .dataset import TensorDataset, channel_stats
 from .detection import DetectionDataset
 from .loader import generator
@@ -55,63 +56,13 @@ class Scenes:
     Attributes:
         images: (N, 3, S, S) float32 in [0, 1], multiples of 1/255.
         kinds: (N, M) int64 class ids of the shapes in each image, -1 for an empty slot.
-        boxes: (N, M, 4) float32 tight boxes (x0, y0, x1, y1) in pixels of each shape's visible-at-0.5 coverage,
-            zero for an empty slot.
+        boxes: (N, M, 4) float32 tight boxes (x0, y0, x1, y1) around the pixels each shape covers by more than
+            half (strokes drawn over it do not shrink its box), zero for an empty slot.
     """
 
     images: torch.Tensor
     kinds: torch.Tensor
     boxes: torch.Tensor
-
-
-def _polygon(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor, sides: int) -> torch.Tensor:
-    """Signed distance to a regular polygon of circumradius r: distance to the nearest edge's line."""
-    sector = 2 * math.pi / sides
-    phi = torch.remainder(torch.atan2(py, px) + sector / 2, sector) - sector / 2  # angle from the edge's normal
-    return torch.hypot(px, py) * torch.cos(phi) - r * math.cos(math.pi / sides)
-
-
-def _box(px: torch.Tensor, py: torch.Tensor, bx: torch.Tensor, by: torch.Tensor) -> torch.Tensor:
-    """Signed distance to an axis-aligned box of half-sizes (bx, by) (Quilez, '2D distance functions')."""
-    qx, qy = px.abs() - bx, py.abs() - by
-    return torch.hypot(qx.clamp(min=0), qy.clamp(min=0)) + torch.maximum(qx, qy).clamp(max=0)
-
-
-def _star(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor, points: int = 5, inner: float = 0.45) -> torch.Tensor:
-    """Signed distance to a star: fold the angle into one half-spike, then measure to its edge segment A→B."""
-    half = math.pi / points
-    phi = (torch.remainder(torch.atan2(py, px) + half, 2 * half) - half).abs()  # in [0, π/points]
-    rho = torch.hypot(px, py)
-    qx, qy = rho * torch.cos(phi), rho * torch.sin(phi)
-    ax, bx, by = r, inner * r * math.cos(half), inner * r * math.sin(half)  # tip A = (ax, 0), inner vertex B
-    ex, ey, wx, wy = bx - ax, by, qx - ax, qy
-    t = ((wx * ex + wy * ey) / (ex * ex + ey * ey)).clamp(0, 1)
-    dist = torch.hypot(wx - t * ex, wy - t * ey)
-    return torch.where(ex * wy - ey * wx > 0, -dist, dist)  # the origin's side of A→B is inside
-
-
-def _sdf(kind: int, px: torch.Tensor, py: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """Signed distance (pixels, negative inside) to shape `kind` of circumradius r centred at the origin."""
-    name = CLASSES[kind]
-    if name == "circle":
-        return torch.hypot(px, py) - r
-    if name == "ring":
-        return (torch.hypot(px, py) - 0.72 * r).abs() - 0.28 * r
-    if name == "semicircle":
-        y = py - 0.5 * r  # the half disk spans y ∈ [−r/2, r/2] around the centre
-        return torch.maximum(torch.hypot(px, y) - r, y)
-    if name == "cross":
-        return torch.minimum(_box(px, py, r, 0.3 * r), _box(px, py, 0.3 * r, r))
-    if name == "bar":
-        return _box(px, py, r, 0.4 * r)
-    if name == "star":
-        return _star(px, py, r)
-    sides = {"triangle": 3, "square": 4, "pentagon": 5, "hexagon": 6}[name]
-    return _polygon(px, py, r, sides)
-
-
-def _coverage(sd: torch.Tensor) -> torch.Tensor:
-    return (0.5 - sd).clamp(0, 1)
 
 
 def _draw(g: torch.Generator, grid: int, slots: int) -> dict[str, torch.Tensor]:
@@ -190,7 +141,7 @@ def _render(p: dict[str, torch.Tensor], size: int, grid: int, level: dict[str, f
         ax, ay, bx, by = (ends[idx, j, i, None, None] for i in range(4))
         ex, ey, wx, wy = bx - ax, by - ay, xs - ax, ys - ay
         t = ((wx * ex + wy * ey) / (ex * ex + ey * ey).clamp(min=1e-6)).clamp(0, 1)  # nearest point A + t·(B − A)
-        stroke[idx, j] = _coverage(torch.hypot(wx - t * ex, wy - t * ey) - width[idx, j, None, None])
+        stroke[idx, j] = coverage(torch.hypot(wx - t * ex, wy - t * ey) - width[idx, j, None, None])
 
     # Shapes, one per slot, each in its own grid cell.
     present = torch.arange(slots).view(1, -1) < p["count"].view(-1, 1)
@@ -209,7 +160,7 @@ def _render(p: dict[str, torch.Tensor], size: int, grid: int, level: dict[str, f
         for k in range(len(CLASSES)):
             idx = torch.nonzero((p["kinds"][:, j] == k) & present[:, j]).squeeze(1)
             if idx.numel():
-                alphas[idx, j] = _coverage(_sdf(k, px[idx], py[idx], radius[idx, j, None, None]))
+                alphas[idx, j] = coverage(shape_sdf(CLASSES[k], px[idx], py[idx], radius[idx, j, None, None]))
         boxes[:, j] = _bounds(alphas[:, j] > 0.5)
     # Layers top first: strokes in front, the shapes, strokes behind.
     strokes = [(stroke[:, j], p["stroke_colour"][:, j], used[:, j], front[:, j]) for j in range(drawn)]
