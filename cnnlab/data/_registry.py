@@ -11,7 +11,7 @@ import torch
 from .._signature import check_kwargs, keyword_names
 from ..errors import ConfigError, DataError, unknown_name
 from . import shapes
-from .cifar import load_cifar
+from .cifar import CIFAR10_CLASSES, load_cifar
 from .coco import ANNOTATIONS, load_coco, write_coco
 from .dataset import TensorDataset
 from .detection import DetectionDataset
@@ -111,7 +111,7 @@ _TABLE: dict[str, tuple[DatasetInfo, Callable[..., Dataset]]] = {
     ),
     "cifar10": (
         DatasetInfo("cifar10", "classification", "32×32 colour photos, 10 classes, 50,000 / 10,000 (python batches)",
-                    (3, 32, 32), None, downloadable=True),
+                    (3, 32, 32), CIFAR10_CLASSES, downloadable=True),
         _cifar10,
     ),
     "cifar100": (
