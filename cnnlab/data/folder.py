@@ -84,8 +84,13 @@ def _split_files(root: Path, split: str, test_fraction: float) -> tuple[tuple[st
         splits = sorted(p.name for p in root.iterdir() if p.is_dir())
         if split not in splits:
             raise ConfigError(f"folder: {root} has split folders {', '.join(splits)}; no {split!r}")
-        classes, files = scan(root / split)
-        picked = files
+        classes, picked = scan(root / "train")
+        if split != "train":  # class ids follow the training folder, whichever classes this split holds
+            names, files = scan(root / split)
+            extra = sorted(set(names) - set(classes))
+            if extra:
+                raise DataError(f"folder: {root / split} has classes {', '.join(extra)} that {root / 'train'} lacks")
+            picked = [files[names.index(c)] if c in names else [] for c in classes]
     else:
         if split not in ("train", "test", "all"):
             raise ConfigError(f"folder: {root} has no split folders, so the splits are 'train', 'test', 'all'")

@@ -7,6 +7,7 @@ from PIL import Image
 from cnnlab.cli import main
 from cnnlab.data import list_datasets, load_dataset, render_grid
 from cnnlab.data.grid import CAPTION, GAP, PALETTE
+from cnnlab.errors import ConfigError
 
 
 def run(capsys, *argv):
@@ -72,3 +73,16 @@ def test_export_detection_as_coco(capsys, tmp_path):
 def test_errors_are_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == "" and err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize("command", [["data"], ["data", "list"], ["data", "show"], ["data", "export"]])
+def test_help_is_available(capsys, command):
+    with pytest.raises(SystemExit) as info:
+        main([*command, "--help"])
+    assert info.value.code == 0
+    assert "usage: cnnlab data" in capsys.readouterr().out
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(ConfigError, match="unknown dataset 'shapez'"):
+        main(["data", "show", "shapez", "--debug"])

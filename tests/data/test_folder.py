@@ -51,6 +51,14 @@ def test_split_folders_grayscale_and_resize(tmp_path):
     assert val.mean == load_dataset("folder", "train", root=tmp_path, grayscale=True, size=4).mean
     with pytest.raises(ConfigError, match="has split folders train, val; no 'test'"):
         load_dataset("folder", "test", root=tmp_path)
+    make_folder(tmp_path / "test", per_class=(0, 2))  # no 'cat' images: 'dog' keeps its training id 1
+    (tmp_path / "test" / "cat").rmdir()
+    test = load_dataset("folder", "test", root=tmp_path)
+    assert test.classes == ("cat", "dog") and test.targets.tolist() == [1, 1]
+    (tmp_path / "test" / "yak").mkdir()
+    Image.new("RGB", (7, 6)).save(tmp_path / "test" / "yak" / "0.png")
+    with pytest.raises(DataError, match=r"has classes yak that .*train lacks"):
+        load_dataset("folder", "test", root=tmp_path)
 
 
 def test_lazy_folder_reads_the_same_images(tmp_path):
