@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
+from . import data as datasets
 from .engine.config import TrainConfig, from_mapping, read_config_file
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="let annotations with id 0 be matched (pycocotools counts such matches as false positives)",
     )
     _add_debug(p)
+    _add_data_parser(commands)
     return parser
 
 
@@ -202,10 +204,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
             continue
         help_text = f"{f.metadata['help']} (default: {f.default if f.default is not dataclasses.MISSING else '-'})"
         flag = "--" + f.name.replace("_", "-")
-        if f.name == "model_kwargs":
+        if f.name in ("model_kwargs", "data_kwargs"):
+            what = "model" if f.name == "model_kwargs" else "data set"
             parser.add_argument(
-                "--kw", type=_keyword, action="append", dest="model_kwargs", default=argparse.SUPPRESS,
-                metavar="KEY=VALUE", help="another model keyword argument, e.g. small_input=true (repeatable)",
+                "--kw" if f.name == "model_kwargs" else "--data-kw", type=_keyword, action="append", dest=f.name,
+                default=argparse.SUPPRESS, metavar="KEY=VALUE",
+                help=f"another {what} keyword argument, e.g. "
+                + ("small_input=true" if f.name == "model_kwargs" else "task=multilabel") + " (repeatable)",
             )  # fmt: skip
         elif hints[f.name] is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
@@ -217,12 +222,63 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     """defaults < --config file < flags."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     flags = {k: v for k, v in vars(args).items() if k in names}
-    if "model_kwargs" in flags:
-        flags["model_kwargs"] = dict(flags["model_kwargs"])
+    for key in ("model_kwargs", "data_kwargs"):
+        if key in flags:
+            flags[key] = dict(flags[key])
     config = TrainConfig()
     if args.config is not None:
         config = from_mapping(read_config_file(args.config), source=str(args.config))
     return from_mapping(flags, base=config, source="command line")
+
+
+def _add_load_options(p: argparse.ArgumentParser) -> None:
+    """The flags `data show` and `data export` share: which data set, which split, where, which options."""
+    p.add_argument("name", metavar="NAME", help="data set ('cnnlab data list')")
+    p.add_argument("--split", default="train", help="split to read (default: train)")
+    p.add_argument("--root", metavar="PATH", help="folder of the files (folder, coco, and the real data sets)")
+    p.add_argument("--download", action="store_true", help="fetch missing files (mnist, fashion_mnist, cifar)")
+    p.add_argument("--task", help="shapes: classification, multilabel or detection")
+    p.add_argument(
+        "--kw",
+        type=_keyword,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other option of the data set, e.g. difficulty=0.8, seed=3, n_train=1000, size=64",
+    )
+    _add_debug(p)
+
+
+def _add_data_parser(commands) -> None:
+    p = commands.add_parser(
+        "data",
+        help="list, show and export data sets",
+        description="Data sets: the embedded digits and shapes (no files needed), MNIST, Fashion-MNIST, CIFAR, "
+        "image folders and COCO detection files.",
+    )
+    _add_debug(p)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    q = actions.add_parser("list", help="list the data sets", description="List the data sets cnnlab can load.")
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_debug(q)
+    q = actions.add_parser(
+        "show",
+        help="describe a data set and draw a grid of samples",
+        description="Print a data set's size, classes and statistics, and save a PNG grid of its first samples with "
+        "their labels (or boxes). Example: cnnlab data show shapes --task detection --out boxes.png",
+    )
+    _add_load_options(q)
+    q.add_argument("--n", type=int, default=16, metavar="N", help="samples in the grid (default 16)")
+    q.add_argument("--out", default=None, metavar="PNG", help="where to save the grid (default NAME.png)")
+    q = actions.add_parser(
+        "export",
+        help="write a data set as image files (a class folder tree, or images + COCO JSON)",
+        description="Write a data set into a new folder, atomically: detection sets as images/ plus COCO "
+        "annotations.json, single-label sets as one sub-folder per class. "
+        "Example: cnnlab data export shapes --task detection --out shapes-coco",
+    )
+    _add_load_options(q)
+    q.add_argument("--out", required=True, metavar="DIR", help="the new folder to write")
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -345,7 +401,40 @@ def _cmd_map(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"models": _cmd_models, "summary": _cmd_summary, "train": _cmd_train, "eval": _cmd_eval, "map": _cmd_map}
+def _load(args: argparse.Namespace):
+    options = dict(args.kw)
+    if args.task is not None:
+        options["task"] = args.task
+    return datasets.load_dataset(args.name, args.split, root=args.root, download=args.download, **options)
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    if args.action == "list":
+        infos = [datasets.dataset_info(name) for name in datasets.list_datasets()]
+        if args.json:
+            print(json.dumps([dataclasses.asdict(info) for info in infos], indent=2))
+        else:
+            print(datasets.format_datasets(infos))
+        return 0
+    dataset = _load(args)
+    if args.action == "show":
+        print(datasets.describe(dataset))
+        out = datasets.save_grid(dataset, args.out or f"{args.name}.png", n=args.n)
+        print(f"grid of {min(args.n, len(dataset))} samples: {out}")
+        return 0
+    out = datasets.export_dataset(dataset, args.out)
+    print(f"wrote {len(dataset):,} images of {dataset.name} to {out}")
+    return 0
+
+
+_COMMANDS = {
+    "models": _cmd_models,
+    "summary": _cmd_summary,
+    "data": _cmd_data,
+    "train": _cmd_train,
+    "eval": _cmd_eval,
+    "map": _cmd_map,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -357,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CnnlabError as exc:
         if args.debug:
             raise
-        print(f"cnnlab {args.command}: error: {exc}", file=sys.stderr)
+        command = f"{args.command} {args.action}" if args.command == "data" else args.command
+        print(f"cnnlab {command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `cnnlab models | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

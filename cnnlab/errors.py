@@ -81,3 +81,7 @@ def conv_channel_message(
             f"or convert the images to {_count(in_channels, 'channel')}"
         )
     return f"{where}: {rule}, {arrived}; {fix}"
+
+
+class DataError(CnnlabError, ValueError):
+    """A data file or folder that is missing, damaged or not in the expected format."""

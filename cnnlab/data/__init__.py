@@ -1,19 +1,39 @@
 """Datasets: embedded ones that work offline, loaders for the real formats, and device-resident batching."""
 
-from ._registry import list_datasets, load_dataset
+from ._registry import DatasetInfo, dataset_info, describe, export_dataset, format_datasets, list_datasets, load_dataset
+from .augment import build_augment
 from .dataset import TensorDataset, channel_stats
+from .detection import DetectionDataset
 from .digits import load_digits
+from .folder import TENSOR_LIMIT_BYTES, ImageFolder
+from .grid import render_grid, save_grid
 from .loader import Augment, Batch, TensorLoader, derive_seed, generator
+from .shapes import generate_shapes
+from .stream import StreamLoader, make_loader
 
 __all__ = [
+    "TENSOR_LIMIT_BYTES",
     "Augment",
     "Batch",
+    "DatasetInfo",
+    "DetectionDataset",
+    "ImageFolder",
+    "StreamLoader",
     "TensorDataset",
     "TensorLoader",
+    "build_augment",
     "channel_stats",
+    "dataset_info",
     "derive_seed",
+    "describe",
+    "export_dataset",
+    "format_datasets",
+    "generate_shapes",
     "generator",
     "list_datasets",
     "load_dataset",
     "load_digits",
+    "make_loader",
+    "render_grid",
+    "save_grid",
 ]

@@ -40,7 +40,105 @@ def generator(*parts: int) -> torch.Generator:
     return torch.Generator().manual_seed(derive_seed(*parts))
 
 
-class TensorLoader:
+class _Schedule:
+    """The order, shares, position and resume logic that `TensorLoader` and `StreamLoader` share.
+
+    Args:
+        size: samples in the data set.
+        device: where batches and the normalization statistics live.
+        (the rest as documented on TensorLoader)
+    """
+
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        *,
+        device: torch.device,
+        name: str,
+        mean,
+        std,
+        shuffle: bool,
+        drop_last: bool,
+        seed: int,
+        augment: Augment | None,
+        normalize: bool,
+        rank: int,
+        world_size: int,
+    ):
+        if batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+        if not 0 <= rank < world_size:
+            raise ConfigError(f"rank {rank} is outside a world of {world_size} processes")
+        if batch_size % world_size:
+            raise ConfigError(
+                f"the global batch size {batch_size} does not split evenly over {world_size} processes; "
+                f"use a multiple of {world_size}"
+            )
+        if size == 0:
+            raise ConfigError(f"dataset {name or ''} is empty".replace("  ", " "))
+        self.size = size
+        self.batch_size = min(batch_size, size)
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.seed = seed
+        self.augment = augment
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+        self.position = 0  # batches of the current epoch already drawn
+        self._mean = self._std = None
+        if normalize and mean is not None:
+            self._mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+            self._std = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+
+    def __len__(self) -> int:
+        """Batches per epoch."""
+        n = self.size
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def _order(self, epoch: int) -> torch.Tensor:
+        """The sample order of `epoch` on the CPU."""
+        if not self.shuffle:
+            return torch.arange(self.size)
+        return torch.randperm(self.size, generator=generator(self.seed, epoch))
+
+    def _share(self, start: int, stop: int) -> tuple[int, int]:
+        """This process's part [a, b) of the global batch [start, stop): contiguous, sizes differing by ≤ 1."""
+        size = stop - start
+        a = start + (size * self.rank) // self.world_size
+        b = start + (size * (self.rank + 1)) // self.world_size
+        return a, b
+
+    def _spans(self) -> list[tuple[int, int, int, int]]:
+        """(global start, global stop, share start, share stop) of the remaining batches of this epoch."""
+        spans = []
+        for position in range(self.position, len(self)):
+            start = position * self.batch_size
+            stop = min(start + self.batch_size, self.size)
+            spans.append((start, stop, *self._share(start, stop)))
+        return spans
+
+    def _finish(self, x: torch.Tensor) -> torch.Tensor:
+        """Augment (seeded by seed, epoch, batch) and normalize the batch at the current position."""
+        if self.augment is not None:
+            x = self.augment(x, generator(self.seed, self.epoch, self.position, 1))
+        if self._mean is not None:
+            x = (x - self._mean) / self._std
+        return x
+
+    def state_dict(self) -> dict[str, int]:
+        """Where the loader stands: the epoch and how many of its batches were drawn."""
+        return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        if state["seed"] != self.seed:
+            raise ConfigError(f"the saved data order was drawn with seed {state['seed']}, this loader has {self.seed}")
+        self.epoch = int(state["epoch"])
+        self.position = int(state["position"])
+
+
+class TensorLoader(_Schedule):
     """Batches a dataset already on its device, without per-sample Python work.
 
     Args:
@@ -68,78 +166,35 @@ class TensorLoader:
         rank: int = 0,
         world_size: int = 1,
     ):
-        if batch_size < 1:
-            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
-        if not 0 <= rank < world_size:
-            raise ConfigError(f"rank {rank} is outside a world of {world_size} processes")
-        if batch_size % world_size:
-            raise ConfigError(
-                f"the global batch size {batch_size} does not split evenly over {world_size} processes; "
-                f"use a multiple of {world_size}"
-            )
-        if len(dataset) == 0:
-            raise ConfigError(f"dataset {dataset.name or ''} is empty".replace("  ", " "))
+        super().__init__(
+            len(dataset),
+            batch_size,
+            device=dataset.images.device,
+            name=dataset.name,
+            mean=dataset.mean,
+            std=dataset.std,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            seed=seed,
+            augment=augment,
+            normalize=normalize,
+            rank=rank,
+            world_size=world_size,
+        )
         self.dataset = dataset
-        self.batch_size = min(batch_size, len(dataset))
-        self.shuffle = shuffle
-        self.drop_last = drop_last
-        self.seed = seed
-        self.augment = augment
-        self.rank = rank
-        self.world_size = world_size
-        self.epoch = 0
-        self.position = 0  # batches of the current epoch already drawn
-        self._mean = self._std = None
-        if normalize and dataset.mean is not None:
-            shape = (1, -1, 1, 1)
-            self._mean = torch.tensor(dataset.mean, dtype=torch.float32, device=dataset.images.device).view(shape)
-            self._std = torch.tensor(dataset.std, dtype=torch.float32, device=dataset.images.device).view(shape)
-
-    def __len__(self) -> int:
-        """Batches per epoch."""
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def order(self, epoch: int) -> torch.Tensor:
         """The sample order of `epoch`, on the dataset's device."""
-        n = len(self.dataset)
-        if not self.shuffle:
-            return torch.arange(n, device=self.dataset.images.device)
-        return torch.randperm(n, generator=generator(self.seed, epoch)).to(self.dataset.images.device)
-
-    def _share(self, start: int, stop: int) -> tuple[int, int]:
-        """This process's part [a, b) of the global batch [start, stop): contiguous, sizes differing by ≤ 1."""
-        size = stop - start
-        a = start + (size * self.rank) // self.world_size
-        b = start + (size * (self.rank + 1)) // self.world_size
-        return a, b
+        return self._order(epoch).to(self.dataset.images.device)
 
     def __iter__(self) -> Iterator[Batch]:
         """The remaining batches of the current epoch; afterwards the loader stands at the next epoch's start."""
         order = self.order(self.epoch)
-        n = len(self.dataset)
-        while self.position < len(self):
-            start = self.position * self.batch_size
-            stop = min(start + self.batch_size, n)
-            a, b = self._share(start, stop)
+        for start, stop, a, b in self._spans():
             index = order[a:b]
-            x = self.dataset.images[index]
-            if self.augment is not None:
-                x = self.augment(x, generator(self.seed, self.epoch, self.position, 1))
-            if self._mean is not None:
-                x = (x - self._mean) / self._std
+            x = self._finish(self.dataset.images[index])
             batch = Batch(x, self.dataset.targets[index], stop - start)
             self.position += 1
             yield batch
         self.epoch += 1
         self.position = 0
-
-    def state_dict(self) -> dict[str, int]:
-        """Where the loader stands: the epoch and how many of its batches were drawn."""
-        return {"epoch": self.epoch, "position": self.position, "seed": self.seed}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        if state["seed"] != self.seed:
-            raise ConfigError(f"the saved data order was drawn with seed {state['seed']}, this loader has {self.seed}")
-        self.epoch = int(state["epoch"])
-        self.position = int(state["position"])

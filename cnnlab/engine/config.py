@@ -28,6 +28,9 @@ class TrainConfig:
     model: str = _f("lenet5", "a name from `cnnlab models`")
     data: str = _f("digits", "a name from `cnnlab data list`; embedded sets need no files")
     data_dir: str | None = _f(None, "where the files of mnist, cifar10, folder … live")
+    data_kwargs: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "options of the data set, e.g. {task = 'multilabel', difficulty = 0.8}"}
+    )
     train_split: str = _f("train", "split to train on; slices like 'test[:8000]' take part of one")
     test_split: str = _f("test", "split for the final test metrics, e.g. 'test[8000:]'")
     val_fraction: float = _f(0.1, "share of the training split held out to pick the best epoch and stop early")

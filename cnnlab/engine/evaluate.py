@@ -7,7 +7,7 @@ from contextlib import AbstractContextManager
 import torch
 from torch import nn
 
-from ..data import TensorLoader
+from ..data import StreamLoader, TensorLoader
 from .distributed import World, all_reduce_sum
 from .losses import correct_count, loss_sum
 
@@ -20,7 +20,7 @@ def main_logits(output: torch.Tensor | tuple) -> torch.Tensor:
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    loader: TensorLoader,
+    loader: TensorLoader | StreamLoader,
     *,
     loss: str,
     world: World,

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import TensorDataset, TensorLoader
+from ..data import TensorDataset, make_loader
 from ..errors import CnnlabError, ConfigError
 from .config import TrainConfig, from_mapping
 from .distributed import World
@@ -58,7 +58,7 @@ def evaluate_run(
         )
     # Normalize with the statistics the model was trained with.
     dataset = replace(dataset, mean=train.mean, std=train.std)
-    loader = TensorLoader(dataset, 256, shuffle=False)
+    loader = make_loader(dataset, 256, shuffle=False, seed=0, augment=None, device="cpu")
     loss = resolve_loss(config.loss, train.multilabel)
     metrics = evaluate(model, loader, loss=loss, world=World(), autocast=torch.autocast("cpu", enabled=False))
     return {"data": dataset.name, "samples": len(dataset), **metrics}

@@ -38,9 +38,11 @@ def loss_sum(name: str, logits: torch.Tensor, targets: torch.Tensor, *, label_sm
     if name == "ce":
         return F.cross_entropy(logits, targets, reduction="sum", label_smoothing=label_smoothing)
     dense = targets.float() if targets.dim() == 2 else F.one_hot(targets, logits.shape[1]).float()
+    # Both: mean over the classes, sum over the samples (so that the trainer's mean over samples equals torch's
+    # default reduction over all elements).
     if name == "bce":
-        return F.binary_cross_entropy_with_logits(logits, dense, reduction="sum")
-    return F.mse_loss(logits, dense, reduction="sum") / logits.shape[1]  # mean over classes, sum over samples
+        return F.binary_cross_entropy_with_logits(logits, dense, reduction="sum") / logits.shape[1]
+    return F.mse_loss(logits, dense, reduction="sum") / logits.shape[1]
 
 
 def correct_count(logits: torch.Tensor, targets: torch.Tensor, *, threshold: float = 0.5) -> torch.Tensor:

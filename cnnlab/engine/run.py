@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..data import TensorDataset, load_dataset
+from ..data import DetectionDataset, TensorDataset, load_dataset
 from ..errors import ConfigError
 from .checkpoint import atomic_write_text
 from .config import TrainConfig
@@ -27,7 +27,12 @@ def load_split(config: TrainConfig, spec: str) -> TensorDataset:
     match = _SPLIT.match(spec.replace(" ", ""))
     if not match:
         raise ConfigError(f"bad split {spec!r}: use a split name, optionally sliced, e.g. 'train' or 'test[:8000]'")
-    data = load_dataset(config.data, match["split"], root=config.data_dir)
+    data = load_dataset(config.data, match["split"], root=config.data_dir, **config.data_kwargs)
+    if isinstance(data, DetectionDataset):
+        raise ConfigError(
+            f"{data.name} is a detection set (boxes per image); cnnlab train trains classifiers: choose "
+            "task=classification or task=multilabel (--data-kw task=multilabel)"
+        )
     if match["start"] is None:
         return data
     part = slice(int(match["start"]) if match["start"] else None, int(match["stop"]) if match["stop"] else None)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import TensorLoader
+from ..data import build_augment, make_loader
 from ..errors import CnnlabError, ConfigError
 from ..models import create, model_kwargs
 from .callbacks import Callback, TrainState
@@ -158,18 +158,14 @@ class Trainer:
             raise ConfigError(f"batch_size must be a positive integer or 'full', got {config.batch_size!r}")
         if config.batch_size == "full":  # full-batch gradient descent must split over processes too
             batch_size = -(-batch_size // self.world.size) * self.world.size
-        augment = None
-        if config.augment:
-            from ..data import build_augment
-
-            augment = build_augment(config.augment, input_size=train_full.input_size)
-        share = {"rank": self.world.rank, "world_size": self.world.size}
-        self.train_loader = TensorLoader(
-            self.train_data.to(self.device), batch_size, shuffle=True, seed=config.seed, augment=augment, **share
+        augment = build_augment(config.augment, input_size=train_full.input_size, mean=train_full.mean)
+        share = {"rank": self.world.rank, "world_size": self.world.size, "device": self.device}
+        self.train_loader = make_loader(
+            self.train_data, batch_size, shuffle=True, seed=config.seed, augment=augment, **share
         )
         eval_batch = max(256, batch_size) // self.world.size * self.world.size
         self.eval_loaders = {
-            split: TensorLoader(data.to(self.device), eval_batch, shuffle=False, **share)
+            split: make_loader(data, eval_batch, shuffle=False, seed=0, augment=None, **share)
             for split, data in (("val", self.val_data), ("test", self.test_data))
             if data is not None
         }

@@ -80,7 +80,7 @@ def test_losses_are_sums_equal_to_torch():
         F.cross_entropy(logits, targets, label_smoothing=0.1) * 6,
     )
     multi = torch.randint(0, 2, (6, 4)).float()
-    torch.testing.assert_close(loss_sum("bce", logits, multi), F.binary_cross_entropy_with_logits(logits, multi) * 24)
+    torch.testing.assert_close(loss_sum("bce", logits, multi), F.binary_cross_entropy_with_logits(logits, multi) * 6)
     one_hot = F.one_hot(targets, 4).float()
     torch.testing.assert_close(loss_sum("mse", logits, targets), F.mse_loss(logits, one_hot) * 6)
 

@@ -168,3 +168,30 @@ def test_tensorboard_scalars(tmp_path):
     val_loss = [e.value for e in events.Scalars("epoch/val_loss")]
     assert val_loss == pytest.approx([row["val_loss"] for row in result.history], rel=1e-6)
     assert [e.step for e in events.Scalars("step/loss")] == [10, 20]
+
+
+def test_trains_on_a_lazy_image_folder_through_the_stream_loader(tmp_path):
+    from PIL import Image
+
+    for k, name in enumerate(("dark", "light")):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = torch.full((8, 8), 40 + 150 * k + i, dtype=torch.uint8).numpy()
+            Image.fromarray(pixels, mode="L").save(tmp_path / "images" / name / f"{i}.png")
+    config = TrainConfig(
+        model="mlp", data="folder", data_dir=str(tmp_path / "images"), data_kwargs={"lazy": True, "grayscale": True},
+        epochs=3, batch_size=4, lr=0.01, progress=False, out=str(tmp_path / "run"),
+    )  # fmt: skip
+    result = quiet(config)
+    assert result.steps == 3 * 5  # 24 images: 2 per class test, 2 of the other 20 validate: 18 train, 5 batches
+    assert result.test_accuracy == 1.0  # two flat grey levels are easy
+
+
+def test_multilabel_shapes_train_with_per_class_sigmoid(tmp_path):
+    config = TrainConfig(
+        model="lenet5", data="shapes", data_kwargs={"task": "multilabel", "n_train": 256, "n_test": 64},
+        epochs=1, batch_size=64, progress=False, out=str(tmp_path / "run"),
+    )  # fmt: skip
+    result = quiet(config)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["loss"] == "auto"
+    assert 0.0 < result.test_loss < 1.0  # BCE averaged over the 10 classes, not summed

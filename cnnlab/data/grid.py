@@ -1,0 +1,95 @@
+"""A picture grid of samples with their labels or boxes (Pillow, imported when a grid is drawn)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from ..errors import ConfigError
+from ._images import atomic_file
+from .dataset import TensorDataset
+from .detection import DetectionDataset
+
+PALETTE = (
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (250, 190, 212),
+)  # fmt: skip  (Trubetskoy's 20 colours)
+GAP = 4  # pixels between cells
+CAPTION = 14  # pixels of text under each cell
+
+
+def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, columns: int | None = None,
+                cell: int = 96):  # fmt: skip
+    """A PIL image: each (C, H, W) image in [0, 1] upscaled by an integer factor to about `cell` pixels (nearest
+    neighbour, so pixels stay visible), its caption below, and optionally its boxes.
+
+    Args:
+        images: the images (1 or 3 channels).
+        captions: one line per image.
+        boxes: per image a list of ((x0, y0, x1, y1) in image pixels, class id, label text), or None.
+        columns: images per row (default ⌈√n⌉).
+        cell: target size of the longer side of each cell.
+    """
+    from PIL import Image, ImageDraw
+
+    n = len(images)
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    h, w = (max(int(x.shape[d]) for x in images) for d in (1, 2))
+    scale = max(1, cell // max(h, w))
+    cw, ch = w * scale + GAP, h * scale + CAPTION + GAP
+    canvas = Image.new("RGB", (columns * cw + GAP, rows * ch + GAP), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, image in enumerate(images):
+        x0, y0 = GAP + (i % columns) * cw, GAP + (i // columns) * ch
+        pixels = (image.detach().cpu().float().clamp(0, 1) * 255).round().to(torch.uint8)
+        pixels = pixels.expand(3, -1, -1) if pixels.shape[0] == 1 else pixels
+        tile = Image.fromarray(pixels.permute(1, 2, 0).numpy())  # (C, H, W) -> (H, W, C)
+        canvas.paste(tile.resize((tile.width * scale, tile.height * scale), Image.Resampling.NEAREST), (x0, y0))
+        for (bx0, by0, bx1, by1), label, text in boxes[i] if boxes is not None else ():
+            colour = PALETTE[label % len(PALETTE)]
+            rect = (x0 + bx0 * scale, y0 + by0 * scale, x0 + bx1 * scale - 1, y0 + by1 * scale - 1)
+            draw.rectangle(rect, outline=colour)
+            draw.text((rect[0] + 2, rect[1] + 1), text, fill=colour)
+        text = captions[i]
+        while text and draw.textlength(text) > cw - GAP:
+            text = text[:-2] + "…"
+        draw.text((x0, y0 + image.shape[1] * scale + 1), text, fill="black")
+    return canvas
+
+
+def save_grid(dataset, path: str | Path, *, n: int = 16, columns: int | None = None) -> Path:
+    """Draw the first `n` samples of `dataset` with their class names (or boxes) and save a PNG atomically."""
+    if n < 1:
+        raise ConfigError(f"the grid needs at least one image, got n={n}")
+    n = min(n, len(dataset))
+    boxes = None
+    if isinstance(dataset, DetectionDataset):
+        images = [dataset.images[i] for i in range(n)]
+        boxes = [
+            [(b, int(k), dataset.classes[k]) for b, k in zip(dataset.boxes[i].tolist(), dataset.labels[i], strict=True)]
+            for i in range(n)
+        ]
+        captions = [f"{len(b)} object{'s' * (len(b) != 1)}" for b in boxes]
+    elif isinstance(dataset, TensorDataset):
+        images = [dataset.images[i] for i in range(n)]
+        if dataset.multilabel:
+            captions = ["+".join(dataset.classes[k] for k in torch.nonzero(t).flatten()) for t in dataset.targets[:n]]
+        else:
+            captions = [dataset.classes[int(t)] for t in dataset.targets[:n]]
+    else:  # a lazy data set: items are (uint8 image, class id)
+        items = [dataset[i] for i in range(n)]
+        images = [x.float() / 255 for x, _ in items]
+        captions = [dataset.classes[int(y)] for _, y in items]
+    picture = render_grid(images, captions, boxes, columns=columns)
+    return atomic_file(Path(path), lambda tmp: picture.save(tmp, format="PNG"))
