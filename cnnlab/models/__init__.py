@@ -3,7 +3,7 @@
 Each family lives in its own module and registers its builders when imported here.
 """
 
-from . import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, resnet_cifar, vgg  # noqa: F401 (registers)
+from . import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, resnet_cifar, small_cnn, vgg  # noqa: F401
 from ._base import Classifier
 from ._registry import create, list_models, model_doc, model_kwargs, register_model
 from .alexnet import AlexNet
@@ -14,6 +14,7 @@ from .mlp import MLP
 from .nin import NiN
 from .resnet import ResNet
 from .resnet_cifar import CifarResNet
+from .small_cnn import SmallCNN
 from .summary import LayerRow, ModelSummary, format_summary, summarize
 from .vgg import VGG
 
@@ -31,6 +32,7 @@ __all__ = [
     "ModelSummary",
     "NiN",
     "ResNet",
+    "SmallCNN",
     "create",
     "format_summary",
     "list_models",

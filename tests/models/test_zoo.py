@@ -201,3 +201,11 @@ def test_same_seed_same_weights():
     b = create("resnet20")
     for (na, pa), (nb, pb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert na == nb and torch.equal(pa, pb)
+
+
+def test_small_cnn_size_by_hand():
+    convs = (3 * 9 * 16 + 2 * 16) + (16 * 9 * 32 + 2 * 32) + (32 * 9 * 64 + 2 * 64)  # bias-free convs + BN
+    assert n_params(create("small_cnn")) == convs + 64 * 4 * 4 * 10 + 10 == 33_946
+    assert create("small_cnn", convs=2, in_channels=1, input_size=8)(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+    with pytest.raises(ConfigError, match="at least 8×8"):
+        create("small_cnn", input_size=4)
