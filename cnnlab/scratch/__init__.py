@@ -8,20 +8,33 @@ from ._base import Layer, Param, Sequential, input_grad_off, name_layers
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Tanh, create_act
 from .conv import Conv2d
 from .dropout import Dropout
+from .explain import BackpropExplanation, explain_backprop, format_backprop
 from .linear import Flatten, Linear
 from .losses import LogSoftmax, MSELoss, NLLLoss, SigmoidBCE, SoftmaxCrossEntropy
+from .models import (
+    SCRATCH_MODELS,
+    ScratchClassifier,
+    build_scratch_model,
+    load_torch_state_dict,
+    to_torch,
+    to_torch_state_dict,
+)
 from .norm import BatchNorm, ChannelAffine, GroupNorm, InstanceNorm, LayerNorm, Standardize, create_norm
 from .optim import SGD, Adam, Optimizer, create_optimizer
 from .pool import AvgPool2d, MaxPool2d
+from .train import EpochStats, ScratchResult, evaluate, fit
 
 __all__ = [
+    "SCRATCH_MODELS",
     "SGD",
     "Adam",
     "AvgPool2d",
+    "BackpropExplanation",
     "BatchNorm",
     "ChannelAffine",
     "Conv2d",
     "Dropout",
+    "EpochStats",
     "Flatten",
     "GroupNorm",
     "Identity",
@@ -37,15 +50,25 @@ __all__ = [
     "Optimizer",
     "Param",
     "ReLU",
+    "ScratchClassifier",
+    "ScratchResult",
     "Sequential",
     "Sigmoid",
     "SigmoidBCE",
     "SoftmaxCrossEntropy",
     "Standardize",
     "Tanh",
+    "build_scratch_model",
     "create_act",
     "create_norm",
     "create_optimizer",
+    "evaluate",
+    "explain_backprop",
+    "fit",
+    "format_backprop",
     "input_grad_off",
+    "load_torch_state_dict",
     "name_layers",
+    "to_torch",
+    "to_torch_state_dict",
 ]

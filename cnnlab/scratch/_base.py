@@ -147,7 +147,8 @@ class Sequential(Layer):
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({name}): " + repr(layer).replace("\n", "\n  ") for name, layer in self.layers.items())
-        return f"Sequential(\n{inner}\n)" if inner else "Sequential()"
+        name = type(self).__name__
+        return f"{name}(\n{inner}\n)" if inner else f"{name}()"
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import TensorDataset, TensorLoader
+from ..data import Augment, TensorDataset, TensorLoader
 from ..errors import ConfigError, ShapeError, shape_str, unknown_name
 from ._base import Layer, input_grad_off
 from .losses import SoftmaxCrossEntropy
@@ -121,6 +121,7 @@ def fit(
     weight_decay: float = 5e-4,
     schedule: str = "cosine",
     seed: int = 0,
+    augment: Augment | None = None,
     log: Callable[[str], object] | None = print,
 ) -> ScratchResult:
     """Train `model` with softmax cross-entropy; evaluate on `test_data` after every epoch.
@@ -138,7 +139,8 @@ def fit(
         momentum: of SGD (ignored by Adam).
         weight_decay: L2 penalty λ (decoupled for 'adamw').
         schedule: 'cosine' (decay to 0 over the run) or 'constant'.
-        seed: seeds the batch order of each epoch.
+        seed: seeds the batch order of each epoch (and the augmentation of each batch).
+        augment: applied to each training batch before normalization (`cnnlab.data.TensorLoader`'s contract).
         log: receives one line per epoch; None for silence.
     """
     if epochs < 1:
@@ -159,11 +161,12 @@ def fit(
         "weight_decay": weight_decay,
         "schedule": schedule,
         "seed": seed,
+        "augment": getattr(augment, "__name__", repr(augment)) if augment is not None else None,
         "dtype": str(_dtype(model)),
         "numpy": np.__version__,
     }
     opt = create_optimizer(optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    loader = TensorLoader(train_data, batch_size, shuffle=True, seed=seed)
+    loader = TensorLoader(train_data, batch_size, shuffle=True, seed=seed, augment=augment)
     steps = itertools.count()
     total_steps = epochs * len(loader)
 

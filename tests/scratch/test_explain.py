@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -82,3 +83,10 @@ def test_help_is_available(capsys, command):
         main([*command, "--help"])
     assert info.value.code == 0
     assert "usage: cnnlab explain" in capsys.readouterr().out
+
+
+def test_readme_transcript_is_what_the_cli_prints(capsys):
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"\$ (cnnlab explain backprop.*?)\n(.*?)```", readme, re.S)
+    assert main(block.group(1).split()[1:]) == 0
+    assert capsys.readouterr().out == block.group(2)
