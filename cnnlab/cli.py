@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "explain", help="worked examples from the note, computed", description="Worked examples, with numbers."
     )
+    _add_debug(p)
     topics = p.add_subparsers(dest="topic", metavar="TOPIC", parser_class=_Parser, required=True)
     q = topics.add_parser(
         "backprop",
@@ -119,11 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=["sigmoid", "relu"],
         metavar="ACT",
-        help=f"one or more activations f: {', '.join(SCRATCH_ACT_NAMES)} (default: sigmoid relu)",
+        help=f"one or more activations f: {', '.join(n for n in SCRATCH_ACT_NAMES if n != 'none')}, "
+        "leaky_relu:SLOPE (default: sigmoid relu)",
     )
     q.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_debug(q)
-    _add_debug(p)
     return parser
 
 

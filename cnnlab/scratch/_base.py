@@ -96,18 +96,21 @@ class Layer:
         if set(own) != set(state):
             missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
             raise ConfigError(f"state dict does not fit the model: missing {missing}, unexpected {unexpected}")
+        values = {name: np.asarray(value) for name, value in state.items()}
+        for name, array in own.items():  # check everything before changing anything
+            if values[name].shape != array.shape:
+                raise ConfigError(
+                    f"state dict entry {name!r} has shape {values[name].shape}, the model has {array.shape}"
+                )
         for name, array in own.items():
-            value = np.asarray(state[name])
-            if value.shape != array.shape:
-                raise ConfigError(f"state dict entry {name!r} has shape {value.shape}, the model has {array.shape}")
-            array[...] = value  # in place: optimizers and callers keep their references
+            array[...] = values[name]  # in place: optimizers and callers keep their references
 
     def leaves(self) -> list[Layer]:
-        """The primitive layers in the order the forward pass runs them."""
-        return [layer for _, layer in self.named_layers() if not layer.children()]
+        """The primitive layers (no containers, not even empty ones) in the order the forward pass runs them."""
+        return [layer for _, layer in self.named_layers() if not isinstance(layer, Sequential)]
 
     def where(self, description: str) -> str:
-        """ "layer 'features.c1.conv' (Conv2d 1→6, 5×5)" once named, else just the description."""
+        """For error messages: `layer 'features.c1.conv' (Conv2d 1→6, 5×5)` once named, else the description."""
         return f"layer {self.layer_name!r} ({description})" if self.layer_name else description
 
 
@@ -115,8 +118,8 @@ class Sequential(Layer):
     """Layers applied in order; backward runs them in reverse (the chain rule through a composition).
 
     Args:
-        layers: named layers as keyword arguments or a mapping, or unnamed ones positionally (named '0', '1', ...),
-            so that a model's parameter names can mirror its PyTorch twin exactly.
+        layers: unnamed layers, positionally (named '0', '1', ...), or named ones as keyword arguments
+            (`Sequential(**mapping)`), so that a model's parameter names can mirror its PyTorch twin exactly.
     """
 
     def __init__(self, *layers: Layer, **named: Layer):

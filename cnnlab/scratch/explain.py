@@ -26,7 +26,7 @@ _DERIVATIVES = {
     "sigmoid": "a(1 − a)",
     "tanh": "1 − a²",
     "relu": "[z > 0]",
-    "leaky_relu": "[z > 0] + slope·[z ≤ 0]",
+    "leaky_relu": "[z > 0] + {slope:g}·[z ≤ 0]",
     "linear": "1",
     "identity": "1",
 }
@@ -97,13 +97,14 @@ def explain_backprop(
     weights = torch.tensor([w1, w2], dtype=torch.float64, requires_grad=True)
     bias = torch.tensor(b, dtype=torch.float64, requires_grad=True)
     z_t = weights @ torch.tensor([x1, x2], dtype=torch.float64) + bias
-    a_t = create_torch_act(act)(z_t) if create_torch_act(act) is not None else z_t
+    a_t = (create_torch_act(act) or torch.nn.Identity())(z_t)
     ((a_t - target) ** 2).backward()
 
     grad_w, grad_b = neuron.params["weight"].grad[0], neuron.params["bias"].grad[0]
+    name = parse_spec(act, "activation")[0]
     return BackpropExplanation(
         act=act,
-        derivative=_DERIVATIVES.get(parse_spec(act, "activation")[0], "f′(z)"),
+        derivative=_DERIVATIVES.get(name, "f′(z)").format(slope=getattr(f, "negative_slope", 0.0)),
         x1=x1,
         x2=x2,
         w1=w1,
@@ -115,10 +116,10 @@ def explain_backprop(
         loss=loss,
         dl_da=float(dl_da[0, 0]),
         da_dz=float(da_dz[0, 0]),
-        dl_dw1=float(grad_w[0]) + 0.0,
+        dl_dw1=float(grad_w[0]) + 0.0,  # + 0.0 turns −0.0 into 0.0
         dl_dw2=float(grad_w[1]) + 0.0,
         dl_db=float(grad_b) + 0.0,
-        autograd_dl_dw1=float(weights.grad[0]) + 0.0,  # + 0.0 turns −0.0 into 0.0
+        autograd_dl_dw1=float(weights.grad[0]) + 0.0,
         autograd_dl_dw2=float(weights.grad[1]) + 0.0,
         autograd_dl_db=float(bias.grad) + 0.0,
     )
@@ -153,7 +154,7 @@ def format_backprop(e: BackpropExplanation) -> str:
         f"{e.act} neuron",
         f"  z = w1·x1 + w2·x2 + b = {_factor(e.w1)}·{_factor(e.x1)} + {_factor(e.w2)}·{_factor(e.x2)} + "
         f"{_factor(e.b)} = {_num(e.z)}",
-        f"  a = f(z) = {e.act}({_num(e.z)}) = {_num(e.a)}",
+        f"  a = f(z) = {e.act.partition(':')[0]}({_num(e.z)}) = {_num(e.a)}",
         f"  l = (a − target)² = ({_num(e.a)} − {_factor(e.target)})² = {_num(e.loss)}",
         "",
         f"  ∂l/∂w1 = {'∂l/∂a':<{width}} · {'f′(z)':<{mid}} · ∂z/∂w1",

@@ -84,8 +84,8 @@ def lenet5(*, seed: int = 0, dtype=np.float32, **config) -> ScratchClassifier:
     twin, full = _twin("lenet5", config)
     rng = np.random.default_rng(seed)
     act, norm, dropout = full["act"], full["norm"], full["dropout"]
-    in_channels, h, w = twin.input_size
-    pad = twin.features.c1.conv.padding
+    in_channels = twin.input_size[0]
+    pad = twin.features.c1.conv.padding  # zero padding that brings small images to 32×32
 
     def pool() -> Layer:
         return MaxPool2d(2) if full["pool"] == "max" else AvgPool2d(2, count_include_pad=False)
@@ -96,9 +96,9 @@ def lenet5(*, seed: int = 0, dtype=np.float32, **config) -> ScratchClassifier:
         return _unit({"conv": conv, "norm": norm_layer, "act": create_act(act)})
 
     features = Sequential(c1=conv_unit(in_channels, 6, pad), s2=pool(), c3=conv_unit(6, 16, 0), s4=pool())
-    side_h, side_w = (((s + 2 * p - 4) // 2 - 4) // 2 for s, p in zip((h, w), pad, strict=True))
+    flat = next(m.in_features for m in twin.head.modules() if isinstance(m, torch.nn.Linear))  # 16·5·5 at 32×32
     # (N, 16, 5, 5) -> (N, 400) -> 120 -> 84 -> num_classes
-    head = _head([16 * side_h * side_w, 120, 84], twin.num_classes, act, dropout, rng, dtype)
+    head = _head([flat, 120, 84], twin.num_classes, act, dropout, rng, dtype)
     return name_layers(ScratchClassifier(features, head, name="lenet5", config=config, twin=twin, dtype=dtype))
 
 

@@ -49,10 +49,16 @@ def _check_data(model: Layer, data: TensorDataset) -> None:
         raise ConfigError(f"{data.name}: the scratch engine trains single-label classifiers (softmax cross-entropy)")
     expected = getattr(model, "input_size", None)
     if expected is not None and tuple(expected) != data.input_size:
+        c, h, w = data.input_size
         raise ShapeError(
-            f"the model was built for {shape_str(expected)} images but {data.name} holds "
-            f"{shape_str(data.input_size)} images; build it with in_channels={data.input_size[0]}, "
-            f"input_size={data.input_size[1]}"
+            f"the model was built for {shape_str(expected)} images but {data.name} holds {shape_str((c, h, w))} "
+            f"images; build it with in_channels={c}, input_size={h if h == w else (h, w)}"
+        )
+    outputs = getattr(model, "num_classes", data.num_classes)
+    if outputs != data.num_classes:
+        raise ShapeError(
+            f"the model has {outputs} outputs but {data.name} has {data.num_classes} classes; "
+            f"build it with num_classes={data.num_classes}"
         )
 
 

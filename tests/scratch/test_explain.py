@@ -17,12 +17,14 @@ def _autograd(act, x1, x2, w1, w2, b, target):
     """The gradient of (f(w1·x1 + w2·x2 + b) − target)² computed here, independently of the library."""
     params = torch.tensor([w1, w2, b], dtype=torch.float64, requires_grad=True)
     z = params[0] * x1 + params[1] * x2 + params[2]
-    a = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh}[act](z)
+    functions = {"sigmoid": torch.sigmoid, "relu": torch.relu, "tanh": torch.tanh}
+    functions["leaky_relu:0.2"] = lambda z: torch.nn.functional.leaky_relu(z, 0.2)
+    a = functions[act](z)
     ((a - target) ** 2).backward()
     return params.grad.tolist()
 
 
-@pytest.mark.parametrize("act", ["sigmoid", "relu", "tanh"])
+@pytest.mark.parametrize("act", ["sigmoid", "relu", "tanh", "leaky_relu:0.2"])
 @pytest.mark.parametrize(
     "values",
     [

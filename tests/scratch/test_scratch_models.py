@@ -120,6 +120,8 @@ def test_other_shape_errors_are_specific():
         Conv2d(1, 1, 3).forward(np.zeros((1, 1, 2, 2)))
     with pytest.raises(ShapeError, match="model was built for 1×28×28 images but digits/test holds 1×8×8 images"):
         evaluate(build_scratch_model("mlp", input_size=28), load_digits("test"))
+    with pytest.raises(ShapeError, match="the model has 5 outputs but digits/test has 10 classes"):
+        evaluate(build_scratch_model("mlp", input_size=8, num_classes=5), load_digits("test"))
 
 
 @pytest.mark.parametrize(
