@@ -21,6 +21,8 @@ from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
 from .metrics import coco_evaluate, format_coco
 from .metrics.plot import plot_pr_curves
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
+from .scratch.activations import ACT_NAMES as SCRATCH_ACT_NAMES
+from .scratch.explain import explain_backprop, explain_defaults, format_backprop
 
 BLOCK_INPUT = (256, 56, 56)  # the note's bottleneck example
 
@@ -172,6 +174,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="let annotations with id 0 be matched (pycocotools counts such matches as false positives)",
     )
     _add_debug(p)
+
+    p = commands.add_parser(
+        "explain", help="worked examples from the note, computed", description="Worked examples, with numbers."
+    )
+    _add_debug(p)
+    topics = p.add_subparsers(dest="topic", metavar="TOPIC", parser_class=_Parser, required=True)
+    q = topics.add_parser(
+        "backprop",
+        help="the chain rule through one neuron, factor by factor, beside autograd",
+        description=(
+            "For the neuron z = w1·x1 + w2·x2 + b, a = f(z) and the loss l = (a − target)², print each factor of "
+            "∂l/∂w1 = ∂l/∂a · f′(z) · x1 with numbers, and PyTorch autograd's value beside it. "
+            "Example: cnnlab explain backprop --act relu --b -1 (a dead ReLU: f′(z) = 0)"
+        ),
+    )
+    meaning = {"x1": "input", "x2": "input", "w1": "weight", "w2": "weight", "b": "bias", "target": "desired a"}
+    for name, default in explain_defaults().items():
+        q.add_argument(f"--{name}", type=float, default=default, metavar="V", help=f"{meaning[name]} ({default:g})")
+    q.add_argument(
+        "--act",
+        nargs="+",
+        default=["sigmoid", "relu"],
+        metavar="ACT",
+        help=f"one or more activations f: {', '.join(n for n in SCRATCH_ACT_NAMES if n != 'none')}, "
+        "leaky_relu:SLOPE (default: sigmoid relu)",
+    )
+    q.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _add_debug(q)
     _add_data_parser(commands)
     return parser
 
@@ -427,6 +457,16 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    values = {name: getattr(args, name) for name in explain_defaults()}
+    explanations = [explain_backprop(act=act, **values) for act in args.act]
+    if args.json:
+        print(json.dumps([e.to_dict() for e in explanations], indent=2))
+    else:
+        print("\n\n".join(format_backprop(e) for e in explanations))
+    return 0
+
+
 _COMMANDS = {
     "models": _cmd_models,
     "summary": _cmd_summary,
@@ -434,6 +474,7 @@ _COMMANDS = {
     "train": _cmd_train,
     "eval": _cmd_eval,
     "map": _cmd_map,
+    "explain": _cmd_explain,
 }
 
 

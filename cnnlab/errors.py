@@ -83,5 +83,20 @@ def conv_channel_message(
     return f"{where}: {rule}, {arrived}; {fix}"
 
 
+def linear_features_message(where: str, in_features: int, out_features: int, input_shape) -> str:
+    """A fully connected layer's feature count is fixed when it is built; say what arrived and the usual cause.
+
+    Shared by the PyTorch layers and the NumPy reference so both speak the same language.
+    """
+    got = tuple(input_shape)
+    features = got[-1] if got else 0
+    return (
+        f"{where}: it connects {in_features} input features to each of its {out_features} outputs, "
+        f"but the input has shape {shape_str(got)} ({features} features); "
+        "if this follows a flattened feature map, the image size differs from the one the model was "
+        "built for: pass the model your input size (input_size=..., or small_input=True)"
+    )
+
+
 class DataError(CnnlabError, ValueError):
     """A data file or folder that is missing, damaged or not in the expected format."""

@@ -15,7 +15,12 @@ from .checkpoint import atomic_write
 
 def export_safetensors(model: nn.Module, path: Path) -> None:
     """Write `model`'s state dict (contiguous, on CPU) to `path` atomically."""
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    export_safetensors_state(model.state_dict(), path)
+
+
+def export_safetensors_state(state_dict: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a state dict (contiguous, on CPU) to `path` atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     data = save_bytes(tensors, metadata={"format": "pt", "producer": "cnnlab"})
     atomic_write(path, lambda f: f.write(data))
 

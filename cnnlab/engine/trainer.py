@@ -471,6 +471,14 @@ def train(
         config = replace(from_mapping(saved, source=str(resume)), out=str(resume))
     elif config is None:
         config = TrainConfig()
+    if config.engine == "scratch":
+        from .scratch_run import train_scratch
+
+        if resume is not None:
+            raise ConfigError("the scratch engine writes no checkpoints, so its runs cannot be resumed")
+        return train_scratch(config, log=log)
+    if config.engine != "torch":
+        raise ConfigError(f"engine must be 'torch' or 'scratch', got {config.engine!r}")
     try:
         trainer = Trainer(config, resume=resume, callbacks=callbacks, log=log)
         if trainer.state.epoch >= config.epochs:

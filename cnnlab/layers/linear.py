@@ -7,7 +7,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from ..errors import ShapeError, shape_str
+from ..errors import ShapeError, linear_features_message
 from ._named import NamedLayer
 from .activations import ActSpec, create_act
 from .norm import NormSpec, create_norm, is_weight_norm, weight_norm
@@ -23,12 +23,7 @@ class Linear(NamedLayer, nn.Linear):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             where = self.where(f"Linear {self.in_features}→{self.out_features}")
-            raise ShapeError(
-                f"{where}: it connects {self.in_features} input features to each of its {self.out_features} outputs, "
-                f"but the input has shape {shape_str(x.shape)} ({x.shape[-1] if x.dim() else 0} features); "
-                "if this follows a flattened feature map, the image size differs from the one the model was "
-                "built for: pass the model your input size (input_size=..., or small_input=True)"
-            )
+            raise ShapeError(linear_features_message(where, self.in_features, self.out_features, x.shape))
         return super().forward(x)
 
 

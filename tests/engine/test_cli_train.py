@@ -69,3 +69,18 @@ def test_diagnose_flags_a_deep_sigmoid_mlp(tmp_path, capsys):
     assert {"records.csv", "findings.json", "grad_heatmap.png", "grad_depth.png", "units.png"} <= files
     findings = json.loads((out / "diagnostics" / "findings.json").read_text())
     assert "vanishing" in json.dumps(findings)
+
+
+def test_scratch_engine_writes_weights_the_torch_twin_scores_identically(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "lenet5", "--engine", "scratch", "--epochs", "2", "--optimizer", "sgd", "--lr", "0.05"]
+    assert main([*argv, "--act", "relu", "--kw", "pool=max", "--out", str(out)]) == 0
+    capsys.readouterr()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["engine"] == "scratch"
+    assert main(["eval", str(out), "--json"]) == 0  # the PyTorch twin, loaded from model.safetensors
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["accuracy"] == metrics["test_accuracy"]
+    assert evaluated["loss"] == pytest.approx(metrics["test_loss"], rel=1e-4)
+    assert main(["train", "lenet5", "--engine", "scratch", "--clip-norm", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "--engine scratch does not support --clip-norm" in capsys.readouterr().err
