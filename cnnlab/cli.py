@@ -144,6 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_debug(p)
 
     p = commands.add_parser(
+        "predict",
+        help="classify image files with a finished run's model",
+        description="Read each image with Pillow, convert it to the model's channels and size, normalize it with "
+        "the training statistics and print the most likely classes with their probabilities.",
+    )
+    p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to show per image (default 3)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_debug(p)
+
+    p = commands.add_parser(
+        "results",
+        help="a table of finished runs",
+        description="Model, data, engine, epochs, test accuracy and loss and training time of each run directory.",
+    )
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_debug(p)
+
+    p = commands.add_parser(
         "map",
         help="COCO mAP of detections, identical to pycocotools",
         description=(
@@ -413,6 +434,26 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .engine.inference import predict_images
+
+    predictions = predict_images(args.run_dir, args.images, top_k=args.top_k)
+    if args.json:
+        print(json.dumps([{"path": p.path, "top": [list(t) for t in p.top]} for p in predictions], indent=2))
+    else:
+        for p in predictions:
+            print(p.path + "  " + "  ".join(f"{name} {prob:.3f}" for name, prob in p.top))
+    return 0
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from .engine.inference import format_run_summaries, run_summaries
+
+    rows = run_summaries(args.run_dirs)
+    print(json.dumps(rows, indent=2) if args.json else format_run_summaries(rows))
+    return 0
+
+
 def _cmd_map(args: argparse.Namespace) -> int:
     result = coco_evaluate(
         args.ground_truth,
@@ -473,6 +514,8 @@ _COMMANDS = {
     "data": _cmd_data,
     "train": _cmd_train,
     "eval": _cmd_eval,
+    "predict": _cmd_predict,
+    "results": _cmd_results,
     "map": _cmd_map,
     "explain": _cmd_explain,
 }

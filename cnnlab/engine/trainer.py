@@ -212,6 +212,11 @@ class Trainer:
         if checkpoint is not None:
             self._restore(checkpoint)
         elif self.world.is_main:
+            if (self.run_dir / "checkpoints" / "last.pt").exists():
+                raise ConfigError(
+                    f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir}, "
+                    "or choose another --out"
+                )
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_run_files(self.run_dir, config, self.device, self.world.size)
         self.state.run_dir = self.run_dir

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from cnnlab.cli import main
 
@@ -84,3 +85,48 @@ def test_scratch_engine_writes_weights_the_torch_twin_scores_identically(tmp_pat
     assert evaluated["loss"] == pytest.approx(metrics["test_loss"], rel=1e-4)
     assert main(["train", "lenet5", "--engine", "scratch", "--clip-norm", "1", "--out", str(tmp_path / "x")]) == 2
     assert "--engine scratch does not support --clip-norm" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("trained") / "run"
+    argv = ["train", "lenet5", "--epochs", "3", "--lr", "3e-3", "--act", "relu", "--kw", "pool=max", "--no-progress"]
+    assert main([*argv, "--out", str(out)]) == 0
+    return out
+
+
+def test_predict_agrees_with_the_model_on_the_same_pixels(trained, tmp_path, capsys):
+    from PIL import Image
+
+    from cnnlab.data import load_digits
+    from cnnlab.engine import load_run
+
+    test = load_digits("test")
+    paths = []
+    for i in range(4):  # digits are 0..16 levels; 16·k/16 scaled to 0..255 survives the PNG round trip exactly
+        pixels = (test.images[i, 0] * 255).round().to(torch.uint8).numpy()
+        Image.fromarray(pixels, mode="L").save(tmp_path / f"{i}.png")
+        paths.append(str(tmp_path / f"{i}.png"))
+    capsys.readouterr()
+    assert main(["predict", str(trained), *paths, "--top-k", "2", "--json"]) == 0
+    predictions = json.loads(capsys.readouterr().out)
+    _, model, train = load_run(trained)
+    x = ((test.images[:4] * 255).round() / 255 - train.mean[0]) / train.std[0]
+    with torch.no_grad():
+        probs = torch.softmax(model(x), dim=1)
+    for p, row in zip(predictions, probs, strict=True):
+        assert p["top"][0][0] == str(int(row.argmax()))
+        assert p["top"][0][1] == pytest.approx(float(row.max()), rel=1e-5)
+        assert len(p["top"]) == 2
+    assert main(["predict", str(trained), str(tmp_path / "missing.png")]) == 2
+    assert "no such image file" in capsys.readouterr().err
+
+
+def test_results_table_and_refusing_to_overwrite_a_run(trained, capsys):
+    capsys.readouterr()
+    assert main(["results", str(trained), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert (row["model"], row["epochs"], row["test_accuracy"]) == ("lenet5", 3, metrics["test_accuracy"])
+    assert main(["train", "lenet5", "--epochs", "1", "--out", str(trained)]) == 2
+    assert "already holds a run; continue it with --resume" in capsys.readouterr().err
