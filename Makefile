@@ -17,10 +17,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The main job on embedded data: LeNet-5 on the 8×8 digits, a small CNN on procedural shapes, then a results table.
+DEMO_DIR ?= runs/demo
 demo: $(STAMP)
 	$(BIN)/cnnlab models
-	$(BIN)/cnnlab summary lenet5
 	$(BIN)/cnnlab summary bottleneck basic_block --input 256,56,56 --norm none --no-bias
+	rm -rf $(DEMO_DIR)
+	$(BIN)/cnnlab train lenet5 --data digits --optimizer adam --lr 3e-3 --epochs 15 --act relu --kw pool=max \
+		--out $(DEMO_DIR)/lenet5-digits
+	$(BIN)/cnnlab train small_cnn --data shapes --kw convs=2 --optimizer adam --lr 3e-3 --epochs 8 \
+		--augment crop:2,flip --out $(DEMO_DIR)/small_cnn-shapes
+	$(BIN)/cnnlab results $(DEMO_DIR)/lenet5-digits $(DEMO_DIR)/small_cnn-shapes
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
