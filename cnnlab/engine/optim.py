@@ -46,24 +46,13 @@ def create_optimizer(
         raise ConfigError(f"the learning rate must be positive, got {lr}")
     if weight_decay < 0:
         raise ConfigError(f"weight decay must be non-negative, got {weight_decay}")
-    params = list(params)
-    # torch's fused kernels update all parameters in one pass instead of one small kernel per tensor (CPU, CUDA);
-    # the numbers equal the default implementation's (tests/engine/test_optim.py).
-    fused = {"fused": True} if _fusable(params) else {}
     if name == "sgd":
         if not 0 <= momentum < 1:
             raise ConfigError(f"momentum must lie in [0, 1), got {momentum}")
         if nesterov and momentum == 0:
             raise ConfigError("Nesterov SGD needs momentum > 0, e.g. --momentum 0.9")
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay, **fused)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
     if nesterov:
         raise ConfigError(f"--nesterov applies to sgd, not to {name}")
     cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-    return cls(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, **fused)
-
-
-def _fusable(params: list[torch.Tensor]) -> bool:
-    devices = {p.device.type for p in params}
-    return (
-        bool(params) and devices <= {"cpu", "cuda"} and len(devices) == 1 and all(p.is_floating_point() for p in params)
-    )
+    return cls(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
