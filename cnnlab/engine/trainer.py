@@ -192,6 +192,7 @@ class Trainer:
             min_factor=config.min_lr / config.lr,
         )
         self.penalized = penalized_parameters(self.model) if (config.l1 or config.l2) else []
+        self.params = [p for p in self.model.parameters() if p.requires_grad]  # walked once, not every step
         self.clip = _check_clip(config)
 
         self.forward_model: nn.Module = self.model
@@ -292,7 +293,7 @@ class Trainer:
         self._emit("on_after_backward")
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
-        grad_norm = self.clip(self.model)
+        grad_norm = self.clip(self.params)
         finite = bool(torch.isfinite(loss) and torch.isfinite(grad_norm))
         if not finite and self.scaler is None:  # with fp16 a scaler skips such steps and lowers its scale instead
             raise TrainingDiverged(
@@ -425,30 +426,30 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _check_clip(config: TrainConfig) -> Callable[[nn.Module], torch.Tensor]:
-    """The clipping of `config` as a function model -> global gradient L2 norm (before clipping)."""
+def _check_clip(config: TrainConfig) -> Callable[[list[torch.Tensor]], torch.Tensor]:
+    """The clipping of `config` as a function parameters -> global gradient L2 norm (before clipping)."""
     if config.clip_norm is not None and config.clip_value is not None:
         raise ConfigError("choose one of --clip-norm and --clip-value")
     if config.clip_norm is not None:
         if config.clip_norm <= 0:
             raise ConfigError(f"--clip-norm must be positive, got {config.clip_norm}")
-        return lambda m: nn.utils.clip_grad_norm_(m.parameters(), config.clip_norm)
+        return lambda params: nn.utils.clip_grad_norm_(params, config.clip_norm)
     if config.clip_value is not None:
         if config.clip_value <= 0:
             raise ConfigError(f"--clip-value must be positive, got {config.clip_value}")
 
-        def clip_value(m: nn.Module) -> torch.Tensor:
-            norm = grad_norm(m)
-            nn.utils.clip_grad_value_(m.parameters(), config.clip_value)
+        def clip_value(params: list[torch.Tensor]) -> torch.Tensor:
+            norm = grad_norm(params)
+            nn.utils.clip_grad_value_(params, config.clip_value)
             return norm
 
         return clip_value
     return grad_norm
 
 
-def grad_norm(model: nn.Module) -> torch.Tensor:
+def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
     """Global L2 norm of all gradients, √(Σ‖g‖²), as clip_grad_norm_ computes it."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    grads = [p.grad for p in params if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
