@@ -14,6 +14,7 @@ import io
 import os
 import pickle
 import random
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +41,11 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    """Write `path` through `write(file)` so that it is replaced whole or not at all."""
+def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None], *, durable: bool = True) -> None:
+    """Write `path` through `write(file)` so that it is replaced whole or not at all.
+
+    With `durable`, the data and the rename are also fsync'ed, so they survive a power cut, not only a crash.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -49,12 +53,14 @@ def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:
@@ -65,8 +71,8 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     return stale
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")), durable=durable)
 
 
 def rng_state() -> dict[str, Any]:
@@ -121,3 +127,47 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a cnnlab checkpoint (no '{FORMAT}' tag)")
     return state
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a checkpoint state whose tensors are detached CPU copies."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_copy(v) for v in value)
+    return value
+
+
+class CheckpointWriter:
+    """Saves checkpoints on a background thread while training goes on.
+
+    `save` copies the state first (so later steps cannot change what is written), waits for the previous write,
+    then writes atomically in the background; `wait` blocks until the last write is complete and re-raises its
+    error. A process killed mid-write leaves the previous checkpoint, exactly as a synchronous write would.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def save(self, path: Path, state: dict[str, Any]) -> None:
+        snapshot = _copy(state)
+        self.wait()
+        self._thread = threading.Thread(target=self._write, args=(path, snapshot), name="cnnlab-checkpoint")
+        self._thread.start()
+
+    def _write(self, path: Path, state: dict[str, Any]) -> None:
+        try:
+            save_checkpoint(path, state)
+        except BaseException as exc:  # handed to the training thread by wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error

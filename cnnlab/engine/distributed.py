@@ -35,7 +35,9 @@ def init_world(device_type: str) -> World:
 
 
 def close_world() -> None:
+    """Leave the process group once every process is done (a process leaving early can abort the others)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 

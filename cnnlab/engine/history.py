@@ -15,8 +15,11 @@ from .checkpoint import atomic_write_text
 
 
 def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """history.jsonl and history.csv, one row per epoch; rewritten whole so a resumed run never duplicates rows."""
-    atomic_write_text(run_dir / "history.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    """history.jsonl and history.csv, one row per epoch; rewritten whole so a resumed run never duplicates rows.
+
+    Atomic but not fsync'ed: the checkpoint holds the same history, and a resumed run writes these files again.
+    """
+    atomic_write_text(run_dir / "history.jsonl", "".join(json.dumps(r) + "\n" for r in rows), durable=False)
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -24,7 +27,7 @@ def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(run_dir / "history.csv", buffer.getvalue())
+    atomic_write_text(run_dir / "history.csv", buffer.getvalue(), durable=False)
 
 
 class Progress:

@@ -25,7 +25,7 @@ from ..data import build_augment, make_loader
 from ..errors import CnnlabError, ConfigError
 from ..models import create, model_kwargs
 from .callbacks import Callback, TrainState
-from .checkpoint import load_checkpoint, remove_stale_temporaries, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import CheckpointWriter, load_checkpoint, remove_stale_temporaries, rng_state, set_rng_state
 from .config import TrainConfig, from_mapping
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
 from .evaluate import evaluate, main_logits
@@ -203,10 +203,11 @@ class Trainer:
             self.forward_model = torch.compile(self.forward_model)
 
         self.state = TrainState(self.model, self.optimizer, is_main=self.world.is_main)
+        self.writer = CheckpointWriter()
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"val_loss": math.inf, "epoch": None}
         self.bad_epochs = 0
-        self.epoch_totals = torch.zeros(4, dtype=torch.float64, device=self.device)  # loss, penalty, correct, n
+        self.epoch_totals = [0.0, 0.0, 0.0, 0.0]  # this epoch so far: data loss, penalty, correct, samples
         self.run_dir = Path(resume) if resume else Path(config.out or default_run_dir(config))
         if resume is not None and self.world.is_main:
             remove_stale_temporaries(self.run_dir)
@@ -237,7 +238,7 @@ class Trainer:
             "epoch": self.state.epoch,
             "step": self.state.step,
             "loader": self.train_loader.state_dict(),
-            "epoch_totals": self.epoch_totals.cpu(),
+            "epoch_totals": list(self.epoch_totals),
             "history": self.history,
             "best": self.best,
             "bad_epochs": self.bad_epochs,
@@ -249,7 +250,7 @@ class Trainer:
     def _save(self, name: str) -> None:
         state = self._checkpoint_state()  # every rank joins the gather of random states
         if self.world.is_main:
-            save_checkpoint(self.run_dir / "checkpoints" / name, state)
+            self.writer.save(self.run_dir / "checkpoints" / name, state)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if ckpt["world_size"] != self.world.size:
@@ -260,7 +261,7 @@ class Trainer:
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state.epoch, self.state.step = ckpt["epoch"], ckpt["step"]
         self.train_loader.load_state_dict(ckpt["loader"])
-        self.epoch_totals.copy_(ckpt["epoch_totals"])
+        self.epoch_totals = [float(v) for v in ckpt["epoch_totals"]]
         self.history, self.best, self.bad_epochs = list(ckpt["history"]), ckpt["best"], ckpt["bad_epochs"]
         set_rng_state(ckpt["rng"][self.world.rank])
 
@@ -282,24 +283,28 @@ class Trainer:
         data_loss = loss_sum(self.loss_name, logits, targets, label_smoothing=config.label_smoothing)
         if isinstance(output, tuple):  # GoogLeNet's auxiliary heads during training
             data_loss = data_loss + AUX_WEIGHT * sum(loss_sum(self.loss_name, a, targets) for a in output[1:])
-        penalty = torch.zeros((), device=self.device)
-        if config.l1:
-            penalty = penalty + config.l1 * l1_penalty(self.penalized)
-        if config.l2:
-            penalty = penalty + config.l2 * l2_penalty(self.penalized)
-        loss = data_loss * scale + penalty
+        loss = data_loss * scale
+        penalty = self._penalty()
+        if penalty is not None:
+            loss = loss + penalty
         self.optimizer.zero_grad(set_to_none=True)
         (self.scaler.scale(loss) if self.scaler else loss).backward()
         self._emit("on_after_backward")
         if self.scaler:
             self.scaler.unscale_(self.optimizer)
         grad_norm = self.clip(self.params)
-        finite = bool(torch.isfinite(loss) and torch.isfinite(grad_norm))
-        if not finite and self.scaler is None:  # with fp16 a scaler skips such steps and lowers its scale instead
+        with torch.no_grad():  # one transfer of the step's numbers (one device sync on a GPU)
+            correct = correct_count(logits.detach(), targets, threshold=config.threshold)
+            parts = [loss.detach(), grad_norm, data_loss.detach(), correct, penalty if penalty is not None else None]
+            numbers = torch.stack([p.float() for p in parts if p is not None]).tolist()
+        loss_value, norm_value, data_value, correct_value = numbers[:4]
+        penalty_value = numbers[4] if penalty is not None else 0.0
+        if not (math.isfinite(loss_value) and math.isfinite(norm_value)) and self.scaler is None:
+            # (with fp16 a grad scaler skips such steps and lowers its scale instead)
             raise TrainingDiverged(
                 f"step {state.step + 1} (epoch {state.epoch + 1}): the "
-                f"{'loss' if not torch.isfinite(loss) else 'gradient'} is not finite "
-                f"(loss {loss.item():.4g}); largest gradient: {_largest_gradient(self.model)}; "
+                f"{'loss' if not math.isfinite(loss_value) else 'gradient'} is not finite "
+                f"(loss {loss_value:.4g}); largest gradient: {_largest_gradient(self.model)}; "
                 "lower the learning rate, clip gradients (--clip-norm 1) or add normalization. "
                 f"The last good checkpoint is in {self.run_dir / 'checkpoints'}"
             )
@@ -309,22 +314,29 @@ class Trainer:
         else:
             self.optimizer.step()
         state.step += 1
-        with torch.no_grad():
-            self.epoch_totals += torch.stack(
-                [
-                    data_loss.detach().double(),
-                    penalty.detach().double() * targets.shape[0],
-                    correct_count(logits.detach(), targets, threshold=config.threshold).double(),
-                    torch.tensor(float(targets.shape[0]), dtype=torch.float64, device=self.device),
-                ]
-            )
-        state.metrics.update(loss=loss.item(), grad_norm=grad_norm.item(), lr=self.optimizer.param_groups[0]["lr"])
+        n = targets.shape[0]
+        for i, value in enumerate((data_value, penalty_value * n, correct_value, n)):
+            self.epoch_totals[i] += value
+        state.metrics.update(loss=loss_value, grad_norm=norm_value, lr=self.optimizer.param_groups[0]["lr"])
         self._emit("on_step_end")
+
+    def _penalty(self) -> torch.Tensor | None:
+        """λ₁·Σ|w| + λ₂·½Σw² over conv and FC weights, or None without penalties."""
+        config, penalty = self.config, None
+        if config.l1:
+            penalty = config.l1 * l1_penalty(self.penalized)
+        if config.l2:
+            l2 = config.l2 * l2_penalty(self.penalized)
+            penalty = l2 if penalty is None else penalty + l2
+        return penalty
 
     def _end_epoch(self, started: float) -> bool:
         """Evaluate, record, checkpoint; returns True when early stopping ends the run."""
         config, state = self.config, self.state
-        totals = all_reduce_sum(self.epoch_totals.clone(), self.world).tolist()
+        totals = self.epoch_totals
+        if self.world.size > 1:
+            summed = torch.tensor(totals, dtype=torch.float64, device=self.device)
+            totals = all_reduce_sum(summed, self.world).tolist()
         n = totals[3]
         row: dict[str, Any] = {
             "epoch": state.epoch + 1,
@@ -340,7 +352,7 @@ class Trainer:
         row["seconds"] = time.perf_counter() - started
         self.history.append(row)
         state.epoch += 1
-        self.epoch_totals.zero_()
+        self.epoch_totals = [0.0, 0.0, 0.0, 0.0]
         state.metrics.update({k: v for k, v in row.items() if isinstance(v, float)})
 
         improved = "val_loss" in row and math.isfinite(row["val_loss"]) and row["val_loss"] < self.best["val_loss"]
@@ -371,12 +383,8 @@ class Trainer:
             threshold=self.config.threshold,
         )
 
-    def fit(self) -> RunResult:
+    def _loop(self, stop: bool) -> None:
         config, state = self.config, self.state
-        started = time.perf_counter()
-        self._emit("on_train_start")
-        stop = bool(config.early_stopping) and self.bad_epochs >= config.early_stopping
-        self.model.train()
         while state.epoch < config.epochs and not stop:
             epoch_started = time.perf_counter()
             progress = Progress(
@@ -393,6 +401,18 @@ class Trainer:
             progress.close()
             stop = self._end_epoch(epoch_started)
             stop = broadcast_flag(stop, self.world, self.device)
+
+    def fit(self) -> RunResult:
+        config, state = self.config, self.state
+        started = time.perf_counter()
+        self._emit("on_train_start")
+        stop = bool(config.early_stopping) and self.bad_epochs >= config.early_stopping
+        self.model.train()
+        try:
+            self._loop(stop)
+        finally:
+            self.writer.wait()  # the last checkpoint is complete before the run reports or fails
+
         test = self._evaluate("test")
         result = RunResult(
             run_dir=self.run_dir,
