@@ -21,30 +21,21 @@ import time
 import torch
 from torch import nn
 
+from cnnlab import create
 from cnnlab.data import build_augment, load_dataset, make_loader
 
 AUGMENT = "crop:2,flip"  # all ten shapes keep their class under a mirror image
 
 
 def cnn(num_classes: int, *, convs: int = 1) -> nn.Module:
-    """Three stages of `convs` conv-BN-ReLU units (16, 32, 64 channels), each closed by 2×2 max pooling."""
-
-    def stage(cin: int, cout: int) -> list[nn.Module]:
-        units = []
-        for i in range(convs):
-            units += [
-                nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=False),
-                nn.BatchNorm2d(cout),
-                nn.ReLU(),
-            ]
-        return [*units, nn.MaxPool2d(2)]
-
-    head = [nn.Flatten(), nn.Linear(64 * 4 * 4, num_classes)]  # (N, 64, 4, 4) -> (N, 1024)
-    return nn.Sequential(*stage(3, 16), *stage(16, 32), *stage(32, 64), *head)
+    """The zoo's small_cnn: three stages of `convs` conv-BN-ReLU units (16, 32, 64 channels), each closed by 2×2 max
+    pooling, then one fully connected layer."""
+    return create("small_cnn", num_classes=num_classes, convs=convs)
 
 
 def linear(num_classes: int) -> nn.Module:
-    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes))  # (N, 3, 32, 32) -> (N, 3072)
+    """Softmax regression on the pixels: the zoo's mlp without hidden layers."""
+    return create("mlp", depth=0, num_classes=num_classes, in_channels=3, input_size=32)
 
 
 def fit(model: nn.Module, train, test, *, epochs: int, seed: int, augment: str | None = None) -> float:
