@@ -10,7 +10,10 @@ from cnnlab.engine import Callback, TrainConfig, TrainingDiverged, load_checkpoi
 from cnnlab.engine.export import load_safetensors
 from cnnlab.errors import ConfigError
 
-FAST = dict(model="lenet5", data="digits", epochs=2, batch_size=128, act="relu", progress=False)  # fmt: skip
+# On the CPU even where a GPU is present: these tests compare exact numbers and file contents.
+FAST = dict(
+    model="lenet5", data="digits", epochs=2, batch_size=128, act="relu", progress=False, device="cpu"
+)  # fmt: skip
 
 
 def quiet(config: TrainConfig, **kw):
