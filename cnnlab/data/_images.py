@@ -1,11 +1,7 @@
-"""Reading and writing image files with Pillow (imported only when images are touched), and atomic writes."""
+"""Reading and writing image files with Pillow (imported only when images are touched)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,35 +39,3 @@ def write_png(path: Path, image: torch.Tensor) -> None:
         image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
     pixels = image.cpu().permute(1, 2, 0).numpy()  # (C, H, W) -> (H, W, C)
     Image.fromarray(pixels[:, :, 0] if pixels.shape[2] == 1 else pixels).save(path, format="PNG")
-
-
-def atomic_file(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call write(tmp) on a temporary file beside `path`, then rename it to `path`: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def atomic_dir(path: Path, fill: Callable[[Path], None]) -> Path:
-    """Call fill(tmp) on a temporary folder beside `path`, then rename it to `path` (which must not hold files)."""
-    path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise DataError(f"{path} already exists and is not an empty folder; choose a new output folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
-        fill(tmp)
-        if path.exists():
-            path.rmdir()
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path

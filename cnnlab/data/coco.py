@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
+from .._io import atomic_dir
 from ..errors import DataError
-from ._images import atomic_dir, read_image, write_png
+from ._images import read_image, write_png
 from .dataset import channel_stats
 from .detection import DetectionDataset, stack_if_equal
 
@@ -141,4 +142,4 @@ def write_coco(dataset: DetectionDataset, out: str | Path) -> Path:
             write_png(tmp / IMAGES / file, dataset.images[i])
         (tmp / ANNOTATIONS).write_text(json.dumps(coco, indent=1) + "\n", encoding="utf-8")
 
-    return atomic_dir(Path(out), fill)
+    return atomic_dir(Path(out), fill, exists_error=DataError)

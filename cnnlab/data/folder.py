@@ -16,8 +16,9 @@ from pathlib import Path
 
 import torch
 
+from .._io import atomic_dir
 from ..errors import ConfigError, DataError
-from ._images import EXTENSIONS, atomic_dir, read_image, write_png
+from ._images import EXTENSIONS, read_image, write_png
 from .dataset import TensorDataset, channel_stats
 from .loader import generator
 
@@ -183,4 +184,4 @@ def write_folder(dataset: TensorDataset, out: str | Path) -> Path:
         for i, label in enumerate(dataset.targets.tolist()):
             write_png(tmp / names[label] / f"{i:06d}.png", dataset.images[i])
 
-    return atomic_dir(Path(out), fill)
+    return atomic_dir(Path(out), fill, exists_error=DataError)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
+from .._io import atomic_path
 from ..errors import ConfigError
-from ._images import atomic_file
 from .dataset import TensorDataset
 from .detection import DetectionDataset
 
@@ -92,4 +92,6 @@ def save_grid(dataset, path: str | Path, *, n: int = 16, columns: int | None = N
         images = [x.float() / 255 for x, _ in items]
         captions = [dataset.classes[int(y)] for _, y in items]
     picture = render_grid(images, captions, boxes, columns=columns)
-    return atomic_file(Path(path), lambda tmp: picture.save(tmp, format="PNG"))
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="PNG")
+    return Path(path)

@@ -29,8 +29,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .._io import atomic_path, atomic_write_text
 from ..errors import ConfigError
-from ._files import atomic_path, write_text
 from ._layers import Layer, OutputStats, find_layers
 from .findings import Finding, Thresholds, find_problems, format_findings
 from .records import LayerRecord, records_to_csv
@@ -266,11 +266,15 @@ class Diagnostics:
             raise ConfigError(f"cannot create the diagnostics folder {out}: {e.strerror}") from e
         records = self.records
         findings = self.findings()
-        paths = [
-            write_text(out / "records.csv", records_to_csv(records)),
-            write_text(out / "findings.json", json.dumps([f.to_dict() for f in findings], indent=2) + "\n"),
-            write_text(out / "summary.txt", self.report(findings) + "\n"),
-        ]
+        texts = {
+            "records.csv": records_to_csv(records),
+            "findings.json": json.dumps([f.to_dict() for f in findings], indent=2) + "\n",
+            "summary.txt": self.report(findings) + "\n",
+        }
+        paths = []
+        for name, text in texts.items():
+            atomic_write_text(out / name, text, durable=False)
+            paths.append(out / name)
         for name, plot in zip(PICTURES, PLOTS, strict=True):
             figure = plot(records)
             with atomic_path(out / name) as tmp:

@@ -10,19 +10,17 @@ never needs the unpickler that can run code, and there is no fallback to it.
 
 from __future__ import annotations
 
-import io
-import os
 import pickle
 import random
 import threading
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._io import atomic_write
 from ..errors import CnnlabError
 
 FORMAT = "cnnlab-checkpoint-1"
@@ -30,49 +28,6 @@ FORMAT = "cnnlab-checkpoint-1"
 
 class CheckpointError(CnnlabError):
     """A checkpoint that is missing, truncated, or not one of cnnlab's."""
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write: Callable[[io.BufferedWriter], None], *, durable: bool = True) -> None:
-    """Write `path` through `write(file)` so that it is replaced whole or not at all.
-
-    With `durable`, the data and the rename are also fsync'ed, so they survive a power cut, not only a crash.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    if durable:
-        fsync_dir(path.parent)
-
-
-def remove_stale_temporaries(directory: Path) -> list[Path]:
-    """Delete the temporary files of writes that a killed process never finished; returns what it removed."""
-    stale = [p for p in Path(directory).rglob(".*.tmp-*") if p.is_file()]
-    for p in stale:
-        p.unlink()
-    return stale
-
-
-def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
-    atomic_write(path, lambda f: f.write(text.encode("utf-8")), durable=durable)
 
 
 def rng_state() -> dict[str, Any]:
@@ -108,7 +63,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Atomically save `state` (plus the format tag) to `path`."""
     payload = {"format": FORMAT, **state}
-    atomic_write(path, lambda f: torch.save(payload, f))
+    atomic_write(path, lambda f: torch.save(payload, f), durable=True)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

@@ -9,8 +9,8 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 from torch import nn
 
+from .._io import atomic_write
 from ..errors import CnnlabError
-from .checkpoint import atomic_write
 
 
 def export_safetensors(model: nn.Module, path: Path) -> None:

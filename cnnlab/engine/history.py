@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_write_text
 from ..errors import ConfigError
 from .callbacks import Callback, TrainState
-from .checkpoint import atomic_write_text
 
 
 def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:

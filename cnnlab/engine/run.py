@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from .. import __version__
+from .._io import atomic_write_text
 from ..data import DetectionDataset, TensorDataset, load_dataset
 from ..errors import ConfigError
-from .checkpoint import atomic_write_text
 from .config import TrainConfig
 
 _SPLIT = re.compile(r"^(?P<split>\w+)(\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$")

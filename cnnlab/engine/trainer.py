@@ -21,11 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._io import remove_stale_temporaries
 from ..data import build_augment, make_loader
 from ..errors import CnnlabError, ConfigError
 from ..models import create, model_kwargs
 from .callbacks import Callback, TrainState
-from .checkpoint import CheckpointWriter, load_checkpoint, remove_stale_temporaries, rng_state, set_rng_state
+from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state
 from .config import TrainConfig, from_mapping
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
 from .evaluate import evaluate, main_logits

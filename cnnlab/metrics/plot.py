@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._io import atomic_write
 from ..errors import ConfigError
 from .detection import CocoResult
 
@@ -76,16 +77,8 @@ def plot_pr_curves(
 
 
 def _write_atomic(path: str, data: bytes) -> None:
-    """Write to a temporary file in the same directory, then rename it over `path`: readers never see half."""
-    tmp = f"{path}.{os.getpid()}.tmp"
+    """Write `data` to `path` whole or not at all (readers never see half a picture)."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)  # the umask applies, as for open()
+        atomic_write(path, lambda f: f.write(data), durable=False)
     except OSError as exc:
         raise ConfigError(f"cannot write {path!r}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

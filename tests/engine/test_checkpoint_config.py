@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from cnnlab._io import atomic_write_text
 from cnnlab.engine.checkpoint import (
     CheckpointError,
-    atomic_write_text,
     load_checkpoint,
     rng_state,
     save_checkpoint,

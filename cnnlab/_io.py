@@ -1,0 +1,83 @@
+"""Atomic writes, shared by every package: a reader, or a resumed run, sees the old file or the whole new one.
+
+The new content goes to a temporary file beside the target (same directory, so the same file system) whose name
+starts with '.' and ends with '.tmp', and is renamed over the target with `os.replace`, which is atomic on POSIX.
+With `durable`, the file and then the directory are fsync'ed, so the result also survives a power cut.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+TMP_GLOB = ".*.tmp"  # the names of unfinished writes (see remove_stale_temporaries)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside directory `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_path(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; when the block succeeds, it replaces `path` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *, durable: bool = True) -> None:
+    """Write `path` through `write(binary_file)`, whole or not at all."""
+    with atomic_path(path, durable=durable) as tmp, open(tmp, "wb") as f:
+        write(f)
+
+
+def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> None:
+    """Write `text` (UTF-8) to `path`, whole or not at all."""
+    atomic_write(path, lambda f: f.write(text.encode("utf-8")), durable=durable)
+
+
+def atomic_dir(path: str | Path, fill: Callable[[Path], None], *, exists_error: type[Exception]) -> Path:
+    """Call fill(tmp) on a temporary folder beside `path`, then rename it to `path` (absent or an empty folder)."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise exists_error(f"{path} already exists and is not an empty folder; choose a new output folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        fill(tmp)
+        if path.exists():
+            path.rmdir()
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def remove_stale_temporaries(directory: str | Path) -> list[Path]:
+    """Delete the temporary files that killed writers left in `directory` (recursively); returns them."""
+    stale = [p for p in Path(directory).rglob(TMP_GLOB) if p.is_file()]
+    for p in stale:
+        p.unlink()
+    return stale
