@@ -19,13 +19,13 @@ import torch.nn.functional as F
 
 from cnnlab import create
 from cnnlab.engine.optim import create_optimizer
-from cnnlab.engine.trainer import _memory_format
+from cnnlab.engine.setup import memory_format_for
 
 
 def images_per_second(model_name: str, batch: int, steps: int, *, cnnlab_path: bool) -> float:
     torch.manual_seed(0)
     model = create(model_name, num_classes=10)
-    fmt = _memory_format("auto", model) if cnnlab_path else torch.contiguous_format
+    fmt = memory_format_for("auto", model) if cnnlab_path else torch.contiguous_format
     model = model.to(memory_format=fmt)
     opt = create_optimizer(model.parameters(), "sgd", lr=0.01, momentum=0.9)
     x = torch.randn(batch, *model.input_size).contiguous(memory_format=fmt)
@@ -55,7 +55,7 @@ def main() -> None:
         bare.append(images_per_second(args.model, args.batch, args.steps, cnnlab_path=False))
         ours.append(images_per_second(args.model, args.batch, args.steps, cnnlab_path=True))
     ratios = sorted(o / b for o, b in zip(ours, bare, strict=True))
-    layout = "channels_last" if _memory_format("auto", create(args.model)) == torch.channels_last else "NCHW"
+    layout = "channels_last" if memory_format_for("auto", create(args.model)) == torch.channels_last else "NCHW"
     print(f"{args.model}, batch {args.batch}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"bare NCHW eager            {statistics.median(bare):8.1f} images/s (median of rounds)")
     print(f"cnnlab default ({layout}) {statistics.median(ours):8.1f} images/s")

@@ -18,7 +18,7 @@ from .evaluate import evaluate
 from .export import load_safetensors
 from .losses import resolve_loss
 from .run import load_split, read_json
-from .trainer import build_model
+from .setup import build_model
 
 
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module, TensorDataset]:

@@ -8,25 +8,22 @@ the same arithmetic as one that never stopped: on CPU its weights end bit-identi
 
 from __future__ import annotations
 
-import contextlib
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from .._io import remove_stale_temporaries
 from ..data import build_augment, make_loader
 from ..errors import CnnlabError, ConfigError
-from ..models import create, model_kwargs
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state
+from .clipping import largest_gradient, make_clip
 from .config import TrainConfig, from_mapping
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
 from .evaluate import evaluate, main_logits
@@ -37,6 +34,7 @@ from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
 from .run import default_run_dir, hold_out, load_split, read_json, write_json, write_run_files
 from .schedules import create_schedule
+from .setup import autocast_for, build_model, memory_format_for, resolve_device, seed_everything
 
 AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary losses are added with weight 0.3 (Szegedy et al., 2015, §5)
 
@@ -57,66 +55,6 @@ class RunResult:
     history: tuple[dict[str, Any], ...]
 
 
-def resolve_device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but this PyTorch sees no CUDA device; use --device cpu")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
-
-
-def _autocast(amp: str, device: torch.device) -> tuple[contextlib.AbstractContextManager, str]:
-    """Mixed precision. Off by default: on an H100, bf16 autocast trained resnet20 and small-input resnet18 at
-    batch 256 more slowly than fp32, whose convolutions already use TF32 (benchmarks/gpu_throughput.py)."""
-    if amp not in ("off", "bf16", "fp16"):
-        raise ConfigError(f"amp must be 'off', 'bf16' or 'fp16', got {amp!r}")
-    if amp == "off":
-        return contextlib.nullcontext(), amp
-    if amp == "fp16" and device.type != "cuda":
-        raise ConfigError("fp16 mixed precision needs a CUDA device; on CPU use --amp bf16 or off")
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    return torch.autocast(device.type, dtype=dtype), amp
-
-
-def _memory_format(setting: str, model: nn.Module) -> torch.memory_format:
-    """channels_last for conv nets unless turned off (benchmarks/engine_speed.py measures the gain)."""
-    if setting not in ("auto", "on", "off"):
-        raise ConfigError(f"channels_last must be 'auto', 'on' or 'off', got {setting!r}")
-    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    use = setting == "on" or (setting == "auto" and has_conv)
-    return torch.channels_last if use else torch.contiguous_format
-
-
-def build_model(config: TrainConfig, num_classes: int, input_size: tuple[int, int, int]) -> nn.Module:
-    """The model of `config` sized for the data: classes, channels and (where the model takes it) image size."""
-    kwargs: dict[str, Any] = {"num_classes": num_classes, "in_channels": input_size[0]}
-    accepted = model_kwargs(config.model)
-    if "input_size" in accepted:
-        kwargs["input_size"] = input_size[1:]
-    for key in ("act", "norm", "dropout"):
-        if getattr(config, key) is not None:
-            kwargs[key] = getattr(config, key)
-    kwargs.update(config.model_kwargs)
-    return create(config.model, **kwargs)
-
-
-def _largest_gradient(model: nn.Module) -> str:
-    """'features.c1.conv.weight (grad norm inf)': the parameter with a non-finite or the largest gradient."""
-    worst, worst_norm = "?", -1.0
-    for name, p in model.named_parameters():
-        if p.grad is None:
-            continue
-        norm = p.grad.detach().float().norm().item()
-        if not math.isfinite(norm):
-            return f"{name} (gradient norm {norm})"
-        if norm > worst_norm:
-            worst, worst_norm = name, norm
-    return f"{worst} (gradient norm {worst_norm:.3g})"
-
-
 class Trainer:
     """Set up from a config (or a run directory to resume), then `fit()`."""
 
@@ -128,6 +66,7 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         log: Callable[[str], None] = print,
     ):
+        resume = Path(resume) if resume is not None else None
         self.config = config
         self.callbacks = list(callbacks)
         self.device = resolve_device(config.device, 0)
@@ -138,7 +77,7 @@ class Trainer:
         # Loaded on the CPU: load_state_dict moves each tensor to its parameter's device, random states stay.
         checkpoint = load_checkpoint(last) if last is not None and last.exists() else None
 
-        _seed_everything(config.seed)
+        seed_everything(config.seed)
         train_full = load_split(config, config.train_split)
         self.train_data, self.val_data = hold_out(train_full, config.val_fraction, config.seed)
         self.test_data = load_split(config, config.test_split)
@@ -149,9 +88,9 @@ class Trainer:
         if self.world.size > 1:  # the same weights everywhere (DDP broadcasts them too); dropout differs by rank
             torch.manual_seed(config.seed * 1000 + self.world.rank + 1)
 
-        self.memory_format = _memory_format(config.channels_last, self.model)
+        self.memory_format = memory_format_for(config.channels_last, self.model)
         self.model.to(self.device, memory_format=self.memory_format)
-        self.autocast, self.amp = _autocast(config.amp, self.device)
+        self.autocast, self.amp = autocast_for(config.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
 
         batch_size = len(self.train_data) if config.batch_size == "full" else config.batch_size
@@ -194,7 +133,7 @@ class Trainer:
         )
         self.penalized = penalized_parameters(self.model) if (config.l1 or config.l2) else []
         self.params = [p for p in self.model.parameters() if p.requires_grad]  # walked once, not every step
-        self.clip = _check_clip(config)
+        self.clip = make_clip(config)
 
         self.forward_model: nn.Module = self.model
         if self.world.size > 1:
@@ -296,7 +235,7 @@ class Trainer:
         grad_norm = self.clip(self.params)
         with torch.no_grad():  # one transfer of the step's numbers (one device sync on a GPU)
             correct = correct_count(logits.detach(), targets, threshold=config.threshold)
-            parts = [loss.detach(), grad_norm, data_loss.detach(), correct, penalty if penalty is not None else None]
+            parts = [loss.detach(), grad_norm, data_loss.detach(), correct, penalty]
             numbers = torch.stack([p.float() for p in parts if p is not None]).tolist()
         loss_value, norm_value, data_value, correct_value = numbers[:4]
         penalty_value = numbers[4] if penalty is not None else 0.0
@@ -305,7 +244,7 @@ class Trainer:
             raise TrainingDiverged(
                 f"step {state.step + 1} (epoch {state.epoch + 1}): the "
                 f"{'loss' if not math.isfinite(loss_value) else 'gradient'} is not finite "
-                f"(loss {loss_value:.4g}); largest gradient: {_largest_gradient(self.model)}; "
+                f"(loss {loss_value:.4g}); largest gradient: {largest_gradient(self.model)}; "
                 "lower the learning rate, clip gradients (--clip-norm 1) or add normalization. "
                 f"The last good checkpoint is in {self.run_dir / 'checkpoints'}"
             )
@@ -439,39 +378,6 @@ class Trainer:
             write_json(self.run_dir / "metrics.json", metrics)
         self._emit("on_train_end")
         return result
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _check_clip(config: TrainConfig) -> Callable[[list[torch.Tensor]], torch.Tensor]:
-    """The clipping of `config` as a function parameters -> global gradient L2 norm (before clipping)."""
-    if config.clip_norm is not None and config.clip_value is not None:
-        raise ConfigError("choose one of --clip-norm and --clip-value")
-    if config.clip_norm is not None:
-        if config.clip_norm <= 0:
-            raise ConfigError(f"--clip-norm must be positive, got {config.clip_norm}")
-        return lambda params: nn.utils.clip_grad_norm_(params, config.clip_norm)
-    if config.clip_value is not None:
-        if config.clip_value <= 0:
-            raise ConfigError(f"--clip-value must be positive, got {config.clip_value}")
-
-        def clip_value(params: list[torch.Tensor]) -> torch.Tensor:
-            norm = grad_norm(params)
-            nn.utils.clip_grad_value_(params, config.clip_value)
-            return norm
-
-        return clip_value
-    return grad_norm
-
-
-def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
-    """Global L2 norm of all gradients, √(Σ‖g‖²), as clip_grad_norm_ computes it."""
-    grads = [p.grad for p in params if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 def train(
