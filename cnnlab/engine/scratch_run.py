@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -20,6 +19,7 @@ from ..errors import ConfigError
 from .config import TrainConfig
 from .history import write_history
 from .run import default_run_dir, hold_out, load_split, write_json, write_run_files
+from .setup import model_keywords
 
 _SCHEDULES = {"cos": "cosine", "constant": "constant"}
 # Features of the torch trainer the NumPy one lacks, with the value that means "not used".
@@ -45,12 +45,7 @@ def train_scratch(config: TrainConfig, log: Callable[[str], None] = print):
     train_full = load_split(config, config.train_split)
     train_data, _ = hold_out(train_full, config.val_fraction, config.seed)
     test_data = load_split(config, config.test_split)
-    kwargs: dict[str, Any] = {"num_classes": train_full.num_classes, "in_channels": train_full.input_size[0]}
-    kwargs["input_size"] = train_full.input_size[1:]
-    for key in ("act", "norm", "dropout"):
-        if getattr(config, key) is not None:
-            kwargs[key] = getattr(config, key)
-    kwargs.update(config.model_kwargs)
+    kwargs = model_keywords(config, train_full.num_classes, train_full.input_size)
     model = build_scratch_model(config.model, seed=config.seed, **kwargs)
     optimizer = "nesterov" if config.optimizer == "sgd" and config.nesterov else config.optimizer
     batch_size = len(train_data) if config.batch_size == "full" else config.batch_size

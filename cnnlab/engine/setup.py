@@ -48,17 +48,22 @@ def memory_format_for(setting: str, model: nn.Module) -> torch.memory_format:
     return torch.channels_last if use else torch.contiguous_format
 
 
-def build_model(config: TrainConfig, num_classes: int, input_size: tuple[int, int, int]) -> nn.Module:
-    """The model of `config` sized for the data: classes, channels and (where the model takes it) image size."""
+def model_keywords(config: TrainConfig, num_classes: int, input_size: tuple[int, int, int]) -> dict[str, Any]:
+    """Keyword arguments that size `config.model` for the data (classes, channels and, where the model takes it,
+    image size) and apply the config's switches; used by both engines."""
     kwargs: dict[str, Any] = {"num_classes": num_classes, "in_channels": input_size[0]}
-    accepted = model_kwargs(config.model)
-    if "input_size" in accepted:
+    if "input_size" in model_kwargs(config.model):
         kwargs["input_size"] = input_size[1:]
     for key in ("act", "norm", "dropout"):
         if getattr(config, key) is not None:
             kwargs[key] = getattr(config, key)
     kwargs.update(config.model_kwargs)
-    return create(config.model, **kwargs)
+    return kwargs
+
+
+def build_model(config: TrainConfig, num_classes: int, input_size: tuple[int, int, int]) -> nn.Module:
+    """The model of `config` sized for the data."""
+    return create(config.model, **model_keywords(config, num_classes, input_size))
 
 
 def seed_everything(seed: int) -> None:
