@@ -35,7 +35,8 @@ def rng_state() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     np_state = np.random.get_state()
     return {
-        "python": {"version": version, "state": list(internal), "gauss": gauss},
+        # one tensor rather than 625 ints: pickling each int made up most of a small checkpoint's save time
+        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss": gauss},
         "numpy": {
             "name": np_state[0],
             "keys": torch.from_numpy(np_state[1].astype(np.int64)),
@@ -50,7 +51,8 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     py = state["python"]
-    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+    internal = py["state"].tolist() if isinstance(py["state"], torch.Tensor) else py["state"]  # lists: older files
+    random.setstate((py["version"], tuple(internal), py["gauss"]))
     n = state["numpy"]
     np.random.set_state(
         (n["name"], n["keys"].cpu().numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"])

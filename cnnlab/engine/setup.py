@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..layers import set_inplace
 from ..models import create, model_kwargs
 from .config import TrainConfig
 
@@ -46,6 +47,14 @@ def memory_format_for(setting: str, model: nn.Module) -> torch.memory_format:
     has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
     use = setting == "on" or (setting == "auto" and has_conv)
     return torch.channels_last if use else torch.contiguous_format
+
+
+def speed_settings(model: nn.Module, config: TrainConfig) -> torch.memory_format:
+    """Apply the trainer's speed settings to `model`: in-place ReLUs and residual adds (`config.inplace`), and
+    return the memory layout (`config.channels_last`) the model and its inputs take. benchmarks/engine_speed.py
+    times exactly this path against plain NCHW."""
+    set_inplace(model, enabled=config.inplace)
+    return memory_format_for(config.channels_last, model)
 
 
 def model_keywords(config: TrainConfig, num_classes: int, input_size: tuple[int, int, int]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
 from .run import default_run_dir, hold_out, load_split, read_json, write_json, write_run_files
 from .schedules import create_schedule
-from .setup import autocast_for, build_model, memory_format_for, resolve_device, seed_everything
+from .setup import autocast_for, build_model, resolve_device, seed_everything, speed_settings
 
 AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary losses are added with weight 0.3 (Szegedy et al., 2015, §5)
 
@@ -88,7 +88,7 @@ class Trainer:
         if self.world.size > 1:  # the same weights everywhere (DDP broadcasts them too); dropout differs by rank
             torch.manual_seed(config.seed * 1000 + self.world.rank + 1)
 
-        self.memory_format = memory_format_for(config.channels_last, self.model)
+        self.memory_format = speed_settings(self.model, config)
         self.model.to(self.device, memory_format=self.memory_format)
         self.autocast, self.amp = autocast_for(config.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None

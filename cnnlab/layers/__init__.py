@@ -8,10 +8,11 @@ from .conv import Conv2d, ConvNormAct
 from .dense import DenseBlock, DenseLayer, Transition
 from .heads import ClassifierHead
 from .inception import Inception
+from .inplace import set_inplace
 from .linear import Linear, LinearNormAct
 from .merge import Add, Concat
 from .norm import NORM_NAMES, LayerNorm2d, NormSpec, create_norm, is_weight_norm, weight_norm
-from .pooling import GlobalPool2d, create_pool
+from .pooling import Flatten, GlobalPool2d, create_pool
 from .upsample import Upsample
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ConvNormAct",
     "DenseBlock",
     "DenseLayer",
+    "Flatten",
     "GlobalPool2d",
     "Inception",
     "LayerNorm2d",
@@ -47,5 +49,6 @@ __all__ = [
     "make_shortcut",
     "name_layers",
     "resolve_residual",
+    "set_inplace",
     "weight_norm",
 ]

@@ -17,7 +17,8 @@ from ._spec import parse_spec
 
 ActSpec = str | Callable[[], nn.Module] | None
 
-# Activations are not in-place: forward hooks (diagnostics) must see each layer's own output unchanged.
+# Activations are built out-of-place, so that a forward hook may keep any layer's output; the trainer switches
+# ReLUs in place where that is safe (see inplace.py).
 _ACTS: dict[str, type[nn.Module]] = {
     "linear": nn.Identity,  # f(x) = x: what a network without non-linearity computes
     "identity": nn.Identity,

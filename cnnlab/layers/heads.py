@@ -11,7 +11,7 @@ from torch import nn
 from ..errors import ConfigError
 from .activations import ActSpec, create_act
 from .linear import Linear
-from .pooling import GlobalPool2d
+from .pooling import Flatten, GlobalPool2d
 
 
 class ClassifierHead(nn.Module):
@@ -50,7 +50,7 @@ class ClassifierHead(nn.Module):
             self.pool = GlobalPool2d(pool, flatten=False)
         elif pool is not None:
             self.pool = nn.AdaptiveAvgPool2d(pool)
-        self.flatten = nn.Flatten(1)  # (N, C, k, k) -> (N, C·k·k)
+        self.flatten = Flatten()  # (N, C, k, k) -> (N, C·k·k)
         layers: list[nn.Module] = []
         widths = [in_features, *hidden]
         for width_in, width_out in itertools.pairwise(widths):

@@ -33,6 +33,10 @@ class Concat(nn.Module):
 class Add(nn.Module):
     """Residual merge: element-wise sum of two tensors of equal shape (a ResNet adds, it does not concatenate)."""
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace  # add y into x (see cnnlab.layers.set_inplace)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if x.shape != y.shape:
             raise ShapeError(
@@ -40,4 +44,7 @@ class Add(nn.Module):
                 f"{shape_str(y.shape)}; give the shortcut a projection (residual='identity' projects when "
                 "shapes change) or use Concat to stack channels"
             )
-        return x + y
+        return x.add_(y) if self.inplace else x + y
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
