@@ -86,14 +86,14 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return state
 
 
-def _copy(value: Any) -> Any:
-    """A deep copy of a checkpoint state whose tensors are detached CPU copies."""
+def snapshot(value: Any) -> Any:
+    """A deep copy of a checkpoint state whose tensors are detached CPU copies: later steps cannot change it."""
     if isinstance(value, torch.Tensor):
         return value.detach().to("cpu", copy=True)
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: snapshot(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_copy(v) for v in value)
+        return type(value)(snapshot(v) for v in value)
     return value
 
 
@@ -110,9 +110,9 @@ class CheckpointWriter:
         self._error: BaseException | None = None
 
     def save(self, path: Path, state: dict[str, Any]) -> None:
-        snapshot = _copy(state)
+        copied = snapshot(state)
         self.wait()
-        self._thread = threading.Thread(target=self._write, args=(path, snapshot), name="cnnlab-checkpoint")
+        self._thread = threading.Thread(target=self._write, args=(path, copied), name="cnnlab-checkpoint")
         self._thread.start()
 
     def _write(self, path: Path, state: dict[str, Any]) -> None:

@@ -78,7 +78,12 @@ class TrainConfig:
     )
     compile: bool = _f(False, "torch.compile the model (CUDA recommended; compiling takes a while)")
     early_stopping: int = _f(0, "stop after this many epochs without a better validation loss (0: never)")
-    checkpoint_every: int = _f(0, "also checkpoint every N optimizer steps (0: at the end of each epoch only)")
+    checkpoint_interval: float = _f(
+        10.0,
+        "seconds: checkpoint at an epoch's end when this long has passed since the last one, and always after the "
+        "first and the last epoch (0: every epoch); sub-second epochs then do not spend their time writing files",
+    )
+    checkpoint_every: int = _f(0, "also checkpoint every N optimizer steps (0: at the end of epochs only)")
     out: str | None = _f(None, "run directory; default runs/<model>-<data>-<time>")
     progress: bool = _f(True, "progress bar (only when stderr is a terminal)")
     tensorboard: bool = _f(False, "also write TensorBoard event files (needs the tensorboard package)")

@@ -1,4 +1,4 @@
-"""Per-epoch history on disk (JSONL and CSV, rewritten whole and atomically) and the progress bar."""
+"""Per-epoch history on disk (JSONL and CSV: written whole and atomically, then appended) and the progress bar."""
 
 from __future__ import annotations
 
@@ -14,17 +14,49 @@ from ..errors import ConfigError
 from .callbacks import Callback, TrainState
 
 
+def _columns(rows: list[dict[str, Any]]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return columns
+
+
+class HistoryWriter:
+    """Keeps history.jsonl and history.csv equal to the run's rows at the cost of one appended line per epoch.
+
+    The first write of a process (a new run, or a resumed one whose files may hold rows past its checkpoint) and any
+    row with new columns rewrite both files whole and atomically; every other epoch appends its row.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.columns: list[str] | None = None
+        self.rows_on_disk = -1
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        columns = _columns(rows)
+        if columns != self.columns or self.rows_on_disk != len(rows) - 1:
+            write_history(self.run_dir, rows)
+            self.columns = columns
+        else:
+            row = rows[-1]
+            with open(self.run_dir / "history.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+            buffer = io.StringIO()
+            csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n").writerow(row)
+            with open(self.run_dir / "history.csv", "a", encoding="utf-8", newline="") as f:
+                f.write(buffer.getvalue())
+        self.rows_on_disk = len(rows)
+
+
 def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     """history.jsonl and history.csv, one row per epoch; rewritten whole so a resumed run never duplicates rows.
 
     Atomic but not fsync'ed: the checkpoint holds the same history, and a resumed run writes these files again.
     """
     atomic_write_text(run_dir / "history.jsonl", "".join(json.dumps(r) + "\n" for r in rows), durable=False)
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=_columns(rows), lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(run_dir / "history.csv", buffer.getvalue(), durable=False)

@@ -22,13 +22,13 @@ from .._io import remove_stale_temporaries
 from ..data import build_augment, make_loader
 from ..errors import CnnlabError, ConfigError
 from .callbacks import Callback, TrainState
-from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state
+from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state, snapshot
 from .clipping import largest_gradient, make_clip
 from .config import TrainConfig, from_mapping
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
 from .evaluate import evaluate, main_logits
 from .export import export_safetensors
-from .history import Progress, TensorBoardLogger, write_history
+from .history import HistoryWriter, Progress, TensorBoardLogger
 from .losses import correct_count, loss_sum, resolve_loss
 from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
@@ -144,6 +144,8 @@ class Trainer:
 
         self.state = TrainState(self.model, self.optimizer, is_main=self.world.is_main)
         self.writer = CheckpointWriter()
+        self.saved_at = 0.0  # when this process last wrote last.pt at an epoch's end (0: not yet)
+        self.pending_best: dict[str, Any] | None = None
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"val_loss": math.inf, "epoch": None}
         self.bad_epochs = 0
@@ -162,6 +164,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_run_files(self.run_dir, config, self.device, self.world.size)
         self.state.run_dir = self.run_dir
+        self.history_files = HistoryWriter(self.run_dir)
         if config.tensorboard and self.world.is_main:
             self.callbacks.append(TensorBoardLogger(self.run_dir / "tensorboard"))
         if config.diagnose:  # a resumed run's diagnostics cover the part it trains itself
@@ -187,8 +190,9 @@ class Trainer:
             "config": self.config.to_dict(),
         }
 
-    def _save(self, name: str) -> None:
-        state = self._checkpoint_state()  # every rank joins the gather of random states
+    def _save(self, name: str, state: dict[str, Any] | None = None) -> None:
+        if state is None:
+            state = self._checkpoint_state()  # every rank joins the gather of random states
         if self.world.is_main:
             self.writer.save(self.run_dir / "checkpoints" / name, state)
 
@@ -236,7 +240,8 @@ class Trainer:
         with torch.no_grad():  # one transfer of the step's numbers (one device sync on a GPU)
             correct = correct_count(logits.detach(), targets, threshold=config.threshold)
             parts = [loss.detach(), grad_norm, data_loss.detach(), correct, penalty]
-            numbers = torch.stack([p.float() for p in parts if p is not None]).tolist()
+            numbers = torch.stack([p if p.dtype == torch.float32 else p.float() for p in parts if p is not None])
+            numbers = numbers.tolist()
         loss_value, norm_value, data_value, correct_value = numbers[:4]
         penalty_value = numbers[4] if penalty is not None else 0.0
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)) and self.scaler is None:
@@ -302,11 +307,18 @@ class Trainer:
         else:
             self.bad_epochs += 1
         stop = bool(config.early_stopping) and self.bad_epochs >= config.early_stopping
-        self._save("last.pt")
-        if improved:
-            self._save("best.pt")
+        if improved:  # kept until the next checkpoint is due, then written before last.pt
+            self.pending_best = snapshot(self._checkpoint_state())
+        final = stop or state.epoch >= config.epochs
+        due = final or not self.saved_at or time.perf_counter() - self.saved_at >= config.checkpoint_interval
+        if broadcast_flag(due, self.world, self.device):  # one clock decides for every process
+            if self.pending_best is not None:
+                self._save("best.pt", self.pending_best)
+                self.pending_best = None
+            self._save("last.pt")
+            self.saved_at = time.perf_counter()
         if self.world.is_main:
-            write_history(self.run_dir, self.history)
+            self.history_files.write(self.history)
         text = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
         self.log(text)
         self._emit("on_epoch_end")

@@ -198,3 +198,29 @@ def test_multilabel_shapes_train_with_per_class_sigmoid(tmp_path):
     result = quiet(config)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["loss"] == "auto"
     assert 0.0 < result.test_loss < 1.0  # BCE averaged over the 10 classes, not summed
+
+
+def test_checkpoint_interval_saves_first_and_last_epoch_and_keeps_the_best(tmp_path, monkeypatch):
+    from cnnlab.engine.checkpoint import CheckpointWriter
+
+    written = []
+    save = CheckpointWriter.save
+
+    def spy(self, path, state):
+        written.append((path.name, state["epoch"], state["best"]["epoch"]))
+        save(self, path, state)
+
+    monkeypatch.setattr(CheckpointWriter, "save", spy)
+    base = {**FAST, "epochs": 5, "lr": 0.3, "momentum": 0.0, "seed": 3}
+    every = quiet(TrainConfig(**base, checkpoint_interval=0, out=str(tmp_path / "every")))
+    assert [w[:2] for w in written if w[0] == "last.pt"] == [("last.pt", e) for e in range(1, 6)]
+    written.clear()
+    sparse = quiet(TrainConfig(**base, checkpoint_interval=1e9, out=str(tmp_path / "sparse")))
+    # epoch 1 and the last epoch only; the best epoch's state, kept in memory, goes out just before the last
+    assert [w[:2] for w in written if w[0] == "last.pt"] == [("last.pt", 1), ("last.pt", 5)]
+    assert (sparse.test_loss, sparse.best_epoch) == (every.test_loss, every.best_epoch)
+    assert every.best_epoch not in (1, 5)  # so that best.pt had to wait in memory
+    best = [load_checkpoint(tmp_path / run / "checkpoints" / "best.pt") for run in ("every", "sparse")]
+    assert best[0]["epoch"] == best[1]["epoch"] == every.best_epoch
+    assert all(torch.equal(best[0]["model"][k], best[1]["model"][k]) for k in best[0]["model"])
+    assert written.index(("best.pt", every.best_epoch, every.best_epoch)) < len(written) - 1
