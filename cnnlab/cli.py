@@ -18,8 +18,6 @@ from . import data as datasets
 from .engine.config import TrainConfig, from_mapping, read_config_file
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
-from .metrics import coco_evaluate, format_coco
-from .metrics.plot import plot_pr_curves
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
 from .scratch.activations import ACT_NAMES as SCRATCH_ACT_NAMES
 from .scratch.explain import explain_backprop, explain_defaults, format_backprop
@@ -455,6 +453,9 @@ def _cmd_results(args: argparse.Namespace) -> int:
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
+    from .metrics import coco_evaluate, format_coco  # imported here: `cnnlab train` starts without them
+    from .metrics.plot import plot_pr_curves
+
     result = coco_evaluate(
         args.ground_truth,
         args.detections,

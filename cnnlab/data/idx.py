@@ -7,6 +7,7 @@ dimensions — then each dimension as a big-endian uint32, then the data in C or
 
 from __future__ import annotations
 
+import functools
 import gzip
 import math
 import struct
@@ -103,6 +104,15 @@ def find_files(root: Path, stems: tuple[str, ...], *, sub: str) -> list[Path]:
 
 def _read_split(root: Path, split: str, sub: str) -> tuple[torch.Tensor, torch.Tensor]:
     image_file, label_file = find_files(root, SPLIT_FILES[split], sub=sub)
+    stamps = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in (image_file, label_file))
+    return _decode_split(image_file.resolve(), label_file.resolve(), stamps)
+
+
+@functools.lru_cache(maxsize=2)
+def _decode_split(image_file: Path, label_file: Path, stamps: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoded files, kept for the process: a run that trains on test[:8000] and tests on test[8000:] reads
+    the file once. `stamps` (modification time, size) makes a changed file a new entry. Callers must not write
+    into the returned tensors (slices and the loader's normalization make new ones)."""
     images, labels = read_idx(image_file, ndim=3), read_idx(label_file, ndim=1)
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{image_file} holds {images.shape[0]} images but {label_file} {labels.shape[0]} labels")

@@ -110,3 +110,18 @@ def test_image_and_label_counts_must_agree(tmp_path):
     write(tmp_path / "t10k-labels-idx1-ubyte.gz", idx(np.zeros(4, np.uint8)))
     with pytest.raises(DataError, match=r"holds 5 images but .* 4 labels"):
         load_dataset("mnist", "test", root=tmp_path)
+
+
+def test_a_file_is_decoded_once_per_process_until_it_changes(tmp_path):
+    from cnnlab.data.idx import _decode_split
+
+    write_split(tmp_path, "t10k", 30, seed=2)
+    _decode_split.cache_clear()
+    first = load_dataset("mnist", "test", root=tmp_path)
+    again = load_dataset("mnist", "test", root=tmp_path)
+    assert _decode_split.cache_info().misses == 1 and _decode_split.cache_info().hits == 1
+    assert torch.equal(first.images, again.images)
+    images, _ = write_split(tmp_path, "t10k", 31, seed=3)  # rewritten: a new size, so decoded afresh
+    changed = load_dataset("mnist", "test", root=tmp_path)
+    assert len(changed) == 31 and _decode_split.cache_info().misses == 2
+    assert np.array_equal((changed.images[:, 0] * 255).round().byte().numpy(), images)
