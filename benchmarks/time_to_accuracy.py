@@ -5,10 +5,11 @@ Both run as fresh processes (interpreter and torch import included), with the sa
 pooling, MNIST's 28×28 padded to 32×32), optimizer (Adam), cosine schedule, batch, epochs and seed; the bare
 script reads the IDX files itself. Targets: cnnlab ≥ 98.8% test accuracy in ≤ 1.1× the bare script's time.
 
-This machine's speed drifts by ±10–20% between runs seconds apart, so first the two run *together*, each pinned
-to its own core with one thread (cores swapped every repeat): drift then hits both alike. Then they run one by one
-with the default threads (both cores), alternating, as a user would run them. Each pair gives a ratio; the median
-of the pairs is reported, of wall time and of CPU time (user + system, from the kernel's accounting).
+This machine's speed drifts by ±10–20% between runs seconds apart (and its two cores differ by as much when two
+copies of one script run side by side), so the two run *interleaved*: in turns of 50 ms, each frozen with SIGSTOP
+while the other runs, with the default threads. Drift then hits both alike, and each one's time is the sum of its
+turns. Then they run one by one, alternating, as a user would run them. Each pair gives a ratio; the median of
+the pairs is reported, of time and of CPU time (user + system, from the kernel's accounting).
 
     python benchmarks/time_to_accuracy.py [--data-dir ../shared/data/mnist-t10k] [--epochs 8] [--repeats 4]
 """
@@ -19,6 +20,8 @@ import argparse
 import json
 import os
 import resource
+import select
+import signal
 import statistics
 import subprocess
 import sys
@@ -76,28 +79,47 @@ def commands(data_dir: str, epochs: int, out: str) -> dict[str, list[str]]:
     return {"bare": bare, "cnnlab": cli}
 
 
-def run_together(cmds: dict[str, list[str]], cores: dict[str, int], tmp: str) -> dict[str, tuple[float, float, str]]:
-    """Start both commands at once, each pinned to its own core with one thread; (wall, CPU seconds, stdout)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    procs, outs = {}, {}
-    start = time.perf_counter()
+def run_interleaved(cmds: dict[str, list[str]], tmp: str, slice_s: float = 0.05) -> dict[str, tuple[float, float, str]]:
+    """Run the commands in turns of `slice_s` seconds, each frozen (SIGSTOP) while another runs; default threads.
+
+    Every command then meets the same machine, whatever its drift, at the grain of a tenth of a second. A command's
+    time is the sum of its own turns (interpreter start and exit included); its CPU time is the kernel's count.
+    Returns (seconds, CPU seconds, stdout) per command.
+    """
+    procs, outs, pidfds, spent = {}, {}, {}, {}
     for name, cmd in cmds.items():
         outs[name] = open(f"{tmp}/{name}.out", "w+")  # noqa: SIM115 (closed below)
-        core = cores[name]
+        # the shell stops itself before it becomes the command: nothing runs before its first turn
         procs[name] = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=outs[name], stderr=subprocess.DEVNULL,
-            preexec_fn=lambda core=core: os.sched_setaffinity(0, {core}),
+            ["/bin/sh", "-c", 'kill -STOP $$; exec "$@"', "sh", *cmd], cwd=ROOT, stdout=outs[name],
+            stderr=subprocess.DEVNULL,
         )  # fmt: skip
-    results = {}
-    by_pid = {p.pid: name for name, p in procs.items()}
-    while by_pid:
-        pid, status, usage = os.wait4(-1, 0)
-        name = by_pid.pop(pid)
-        procs[name].returncode = os.waitstatus_to_exitcode(status)
-        if procs[name].returncode != 0:
-            raise SystemExit(f"{name} failed with exit code {procs[name].returncode}")
+        os.waitpid(procs[name].pid, os.WUNTRACED)
+        pidfds[name] = os.pidfd_open(procs[name].pid)
+        spent[name] = 0.0
+    results: dict[str, tuple[float, float, str]] = {}
+    turn = 0
+    while len(results) < len(cmds):
+        waiting = [name for name in cmds if name not in results]
+        name = waiting[turn % len(waiting)]
+        turn += 1
+        pid = procs[name].pid
+        os.kill(pid, signal.SIGCONT)
+        start = time.perf_counter()
+        if select.select([pidfds[name]], [], [], slice_s)[0]:  # it ended within its turn
+            _, status, usage = os.wait4(pid, 0)
+        else:
+            os.kill(pid, signal.SIGSTOP)
+            _, status, usage = os.wait4(pid, os.WUNTRACED)
+        spent[name] += time.perf_counter() - start
+        if os.WIFSTOPPED(status):
+            continue
+        procs[name].returncode = code = os.waitstatus_to_exitcode(status)
+        os.close(pidfds[name])
+        if code != 0:
+            raise SystemExit(f"{name} failed with exit code {code}: {' '.join(cmds[name])}")
         outs[name].seek(0)
-        results[name] = (time.perf_counter() - start, usage.ru_utime + usage.ru_stime, outs[name].read())
+        results[name] = (spent[name], usage.ru_utime + usage.ru_stime, outs[name].read())
         outs[name].close()
     return results
 
@@ -121,12 +143,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist-t10k"))
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=4, help="runs of each kind (together, then one by one)")
+    parser.add_argument("--repeats", type=int, default=4, help="pairs of each kind (interleaved, then one by one)")
     args = parser.parse_args()
     if not Path(args.data_dir, "t10k-images-idx3-ubyte.gz").is_file():
         sys.exit(f"MNIST test set not found in {args.data_dir}; pass --data-dir")
-    cores = sorted(os.sched_getaffinity(0))
-    together: dict[str, list[tuple[float, float]]] = {"bare": [], "cnnlab": []}
+    interleaved: dict[str, list[tuple[float, float]]] = {"bare": [], "cnnlab": []}
     alone: dict[str, list[tuple[float, float]]] = {"bare": [], "cnnlab": []}
     accuracy: dict[str, float] = {}
 
@@ -139,13 +160,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
-            if len(cores) >= 2:
-                run_dir = f"{tmp}/together{r}"
-                pinned = {"bare": cores[r % 2], "cnnlab": cores[(r + 1) % 2]}  # swap cores every repeat
-                for name, (wall, cpu, out) in run_together(
-                    commands(args.data_dir, args.epochs, run_dir), pinned, tmp
-                ).items():
-                    record(together, name, wall, cpu, out, run_dir)
+            run_dir = f"{tmp}/interleaved{r}"
+            for name, (wall, cpu, out) in run_interleaved(commands(args.data_dir, args.epochs, run_dir), tmp).items():
+                record(interleaved, name, wall, cpu, out, run_dir)
         for r in range(args.repeats):
             run_dir = f"{tmp}/alone{r}"
             cmds = commands(args.data_dir, args.epochs, run_dir)
@@ -154,7 +171,7 @@ def main() -> None:
 
     print(f"LeNet-5, MNIST t10k 8,000 / 2,000, {args.epochs} epochs, batch {BATCH}, Adam {LR}, fresh processes")
     print(f"test accuracy: bare script {accuracy['bare']:.4f}, cnnlab CLI {accuracy['cnnlab']:.4f}  (target ≥ 0.988)")
-    for label, times in (("together, 1 thread and 1 core each", together), ("one by one, default threads", alone)):
+    for label, times in (("interleaved in 50-ms turns", interleaved), ("one by one, default threads", alone)):
         if not times["bare"]:
             continue
         bare_wall = statistics.median(t[0] for t in times["bare"])
