@@ -362,6 +362,10 @@ class Trainer:
         self.model.train()
         try:
             self._loop(stop)
+        except (TrainingDiverged, KeyboardInterrupt):
+            if self.pending_best is not None and self.world.is_main:  # the best epoch so far is a good state
+                self._save("best.pt", self.pending_best)
+            raise
         finally:
             self.writer.wait()  # the last checkpoint is complete before the run reports or fails
 

@@ -224,3 +224,13 @@ def test_checkpoint_interval_saves_first_and_last_epoch_and_keeps_the_best(tmp_p
     assert best[0]["epoch"] == best[1]["epoch"] == every.best_epoch
     assert all(torch.equal(best[0]["model"][k], best[1]["model"][k]) for k in best[0]["model"])
     assert written.index(("best.pt", every.best_epoch, every.best_epoch)) < len(written) - 1
+
+
+def test_a_diverging_run_still_writes_the_best_epoch_it_held_in_memory(tmp_path):
+    base = {**FAST, "epochs": 5, "lr": 0.3, "momentum": 0.0, "seed": 3}  # best epoch 2 (see the test above)
+    config = TrainConfig(**base, checkpoint_interval=1e9, out=str(tmp_path / "run"))
+    with pytest.raises(TrainingDiverged, match=r"^step 30 \(epoch 3\)"):
+        quiet(config, callbacks=[PoisonGradient(30, "head.hidden.2.weight")])
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert load_checkpoint(checkpoints / "last.pt")["epoch"] == 1  # the interval kept epoch 2 off the disk …
+    assert load_checkpoint(checkpoints / "best.pt")["epoch"] == 2  # … but not the best epoch's state
