@@ -251,7 +251,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         if f.name == "model":
             continue
-        help_text = f"{f.metadata['help']} (default: {f.default if f.default is not dataclasses.MISSING else '-'})"
+        default = f.default if f.default is not dataclasses.MISSING else "-"
+        help_text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")  # argparse formats with %
         flag = "--" + f.name.replace("_", "-")
         if f.name in ("model_kwargs", "data_kwargs"):
             what = "model" if f.name == "model_kwargs" else "data set"

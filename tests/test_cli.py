@@ -108,9 +108,16 @@ def test_console_entry_point_and_version():
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["models"], ["summary"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["models"], ["summary"], ["data"], ["data", "list"], ["data", "show"], ["data", "export"], ["train"],
+     ["eval"], ["predict"], ["results"], ["map"], ["explain"]],
+)  # fmt: skip
 def test_help_is_available(capsys, command):
     with pytest.raises(SystemExit) as info:
         main([*command, "--help"])
     assert info.value.code == 0
-    assert "usage: cnnlab" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "usage: cnnlab" in out
+    if command == ["train"]:  # every TrainConfig field is a flag, with its default
+        assert "--inplace, --no-inplace" in out and "5–7% faster" in out and "(default: 10.0)" in out
