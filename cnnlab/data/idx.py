@@ -102,10 +102,13 @@ def find_files(root: Path, stems: tuple[str, ...], *, sub: str) -> list[Path]:
     return found
 
 
-def _read_split(root: Path, split: str, sub: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_split(root: Path, split: str, sub: str, *, keep: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's images and labels; `keep=False` decodes without keeping the result (a test split only needs the
+    training files' statistics, not 60,000 images held for the rest of the process)."""
     image_file, label_file = find_files(root, SPLIT_FILES[split], sub=sub)
-    stamps = tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in (image_file, label_file))
-    return _decode_split(image_file.resolve(), label_file.resolve(), stamps)
+    stamps = tuple((st.st_mtime_ns, st.st_size) for st in (image_file.stat(), label_file.stat()))
+    decode = _decode_split if keep else _decode_split.__wrapped__
+    return decode(image_file.resolve(), label_file.resolve(), stamps)
 
 
 @functools.lru_cache(maxsize=2)
@@ -137,6 +140,6 @@ def load_idx_dataset(name: str, split: str, root: Path) -> TensorDataset:
         except DataError:  # only the test files are here
             mean, std = PUBLISHED_STATS[name]
         else:
-            mean, std = channel_stats(_read_split(root, "train", sub)[0])
+            mean, std = channel_stats(_read_split(root, "train", sub, keep=False)[0])
     classes = FASHION_CLASSES if name == "fashion_mnist" else tuple(str(d) for d in range(10))
     return TensorDataset(images, labels, classes, name=f"{name}/{split}", mean=mean, std=std)

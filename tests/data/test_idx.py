@@ -125,3 +125,14 @@ def test_a_file_is_decoded_once_per_process_until_it_changes(tmp_path):
     changed = load_dataset("mnist", "test", root=tmp_path)
     assert len(changed) == 31 and _decode_split.cache_info().misses == 2
     assert np.array_equal((changed.images[:, 0] * 255).round().byte().numpy(), images)
+
+
+def test_the_test_split_reads_training_statistics_without_keeping_the_training_images(tmp_path):
+    from cnnlab.data.idx import _decode_split
+
+    write_split(tmp_path, "train", 40, seed=4)
+    write_split(tmp_path, "t10k", 10, seed=5)
+    _decode_split.cache_clear()
+    test = load_dataset("mnist", "test", root=tmp_path)
+    assert _decode_split.cache_info().currsize == 1  # the test files only
+    assert test.mean == load_dataset("mnist", "train", root=tmp_path).mean
