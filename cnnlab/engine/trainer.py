@@ -363,7 +363,7 @@ class Trainer:
         try:
             self._loop(stop)
         except (TrainingDiverged, KeyboardInterrupt):
-            if self.pending_best is not None and self.world.is_main:  # the best epoch so far is a good state
+            if self.pending_best is not None:  # the best epoch so far is a good state (_save writes on rank 0)
                 self._save("best.pt", self.pending_best)
             raise
         finally:
