@@ -37,6 +37,16 @@ from cnnlab.engine import Callback, TrainConfig, Trainer
 BATCH, LR = 64, 3e-3
 
 
+def plain_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
+    """One hand-written training step: set the learning rate, forward, loss, backward, update."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss = F.cross_entropy(model(x.contiguous(memory_format=torch.channels_last)), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def bare_loop(epochs: int, seed: int) -> Generator[None, None, float]:
     """What a careful user writes by hand, yielding after every step; returns the test accuracy."""
     order_rng = torch.Generator().manual_seed(seed)
@@ -53,13 +63,7 @@ def bare_loop(epochs: int, seed: int) -> Generator[None, None, float]:
         order = torch.randperm(len(x_train), generator=order_rng)
         for i in range(steps_per_epoch):
             index = order[i * BATCH : (i + 1) * BATCH]
-            x, y = x_train[index].contiguous(memory_format=torch.channels_last), y_train[index]
-            for g in opt.param_groups:
-                g["lr"] = LR * (1 + math.cos(math.pi * step / total)) / 2
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            plain_step(model, opt, x_train[index], y_train[index], LR * (1 + math.cos(math.pi * step / total)) / 2)
             step += 1
             yield
     model.eval()
@@ -97,12 +101,7 @@ class PlainStepTrainer(Trainer):
     what the rest of the trainer (loader, epochs, checkpoints, history, log, evaluation, export) costs."""
 
     def _step(self, inputs: torch.Tensor, targets: torch.Tensor, global_size: int) -> None:
-        for g in self.optimizer.param_groups:
-            g["lr"] = self.config.lr * self.schedule(self.state.step)
-        loss = F.cross_entropy(self.model(inputs.contiguous(memory_format=self.memory_format)), targets)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        plain_step(self.model, self.optimizer, inputs, targets, self.config.lr * self.schedule(self.state.step))
         self.state.step += 1
         self.epoch_totals[3] += targets.shape[0]
         self.state.metrics.update(loss=math.nan, lr=self.optimizer.param_groups[0]["lr"])
@@ -147,12 +146,7 @@ def per_step_ratio(out: str, rounds: int = 40, steps: int = 30) -> tuple[float, 
     opt = torch.optim.Adam(model.parameters(), lr=LR)
 
     def bare_step() -> None:
-        for g in opt.param_groups:
-            g["lr"] = LR * (1 + math.cos(math.pi * 3 / 100)) / 2
-        loss = F.cross_entropy(model(batch.inputs.contiguous(memory_format=torch.channels_last)), batch.targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        plain_step(model, opt, batch.inputs, batch.targets, LR * (1 + math.cos(math.pi * 3 / 100)) / 2)
 
     def cnnlab_step() -> None:
         trainer._step(batch.inputs, batch.targets, batch.global_size)
