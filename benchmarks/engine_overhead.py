@@ -2,8 +2,8 @@
 
 Same model (LeNet-5, ReLU/max), data (embedded digits, no validation hold-out), batch (64), steps, optimizer (Adam),
 cosine schedule, channels_last, and a final test evaluation in both. cnnlab additionally runs its progress bar
-(drawn when stderr is a terminal), per-epoch log lines, history files, per-step gradient norm and finiteness
-checks, end-of-epoch checkpoints and the weight export.
+(drawn, to an in-memory terminal), per-epoch log lines, history files, per-step loss, gradient norm, accuracy and
+finiteness checks, end-of-epoch checkpoints and the weight export.
 
 This machine's speed drifts by ±10–20% within seconds, more than the overhead being measured, so the two runs go
 in lockstep: a callback of the cnnlab run advances the bare loop by one step after each of cnnlab's steps, and
@@ -20,6 +20,7 @@ everything else. Target: ratio ≤ 1.02.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import math
 import statistics
@@ -72,6 +73,13 @@ def bare_loop(epochs: int, seed: int) -> Generator[None, None, float]:
         return (logits.argmax(1) == test_data.targets).float().mean().item()
 
 
+class Terminal(io.StringIO):
+    """Where the progress bar goes: a terminal as far as tqdm can tell."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 class Lockstep(Callback):
     """Advances the bare loop by one step after every cnnlab step, timing the bare loop's share."""
 
@@ -116,9 +124,10 @@ def lockstep_run(epochs: int, seed: int, out: str, trainer_class: type[Trainer] 
         model="lenet5", data="digits", val_fraction=0.0, epochs=epochs, batch_size=BATCH, optimizer="adam",
         lr=LR, schedule="cos", act="relu", model_kwargs={"pool": "max"}, seed=seed, out=out, device="cpu",
     )  # fmt: skip
-    trainer = trainer_class(config, callbacks=[lock], log=lambda line: print(line, file=log))
-    lock.trainer = trainer
-    result = trainer.fit()
+    with contextlib.redirect_stderr(Terminal()):  # the progress bar is drawn as on a terminal
+        trainer = trainer_class(config, callbacks=[lock], log=lambda line: print(line, file=log))
+        lock.trainer = trainer
+        result = trainer.fit()
     wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     cnnlab_wall, cnnlab_cpu = wall - lock.wall, cpu - lock.cpu  # minus the bare steps run inside the callback
     while not lock.advance():  # the bare loop's evaluation

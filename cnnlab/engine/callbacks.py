@@ -27,7 +27,8 @@ class TrainState:
     step: int = 0  # optimizer steps completed
     run_dir: Path | None = None  # where the run writes its files; None when nothing is written
     is_main: bool = True  # rank 0 of a distributed run: the only process that writes files or prints
-    metrics: dict[str, float] = field(default_factory=dict)  # latest values: loss, lr, grad_norm, accuracy …
+    # Latest values: loss, lr, grad_norm after each step; train_*, val_* (and seconds) after each epoch.
+    metrics: dict[str, float] = field(default_factory=dict)
 
 
 class Callback:

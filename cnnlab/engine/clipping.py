@@ -1,9 +1,10 @@
-"""Gradient clipping by global norm or by value, and the global gradient norm logged every step."""
+"""Gradients: one flat buffer for all of them, clipping by global norm or by value, and the global norm logged
+every step."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -12,31 +13,111 @@ from ..errors import ConfigError
 from .config import TrainConfig
 
 
-def make_clip(config: TrainConfig) -> Callable[[list[torch.Tensor]], torch.Tensor]:
-    """The clipping of `config` as a function parameters -> global gradient L2 norm (before clipping)."""
+def make_clip(config: TrainConfig, grads: GradientBuffer | Sequence[torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """The clipping of `config` as a function () -> global gradient L2 norm (before clipping).
+
+    `grads` is a GradientBuffer, or the parameters whose `.grad` to clip.
+    """
     if config.clip_norm is not None and config.clip_value is not None:
         raise ConfigError("choose one of --clip-norm and --clip-value")
-    if config.clip_norm is not None:
-        if config.clip_norm <= 0:
-            raise ConfigError(f"--clip-norm must be positive, got {config.clip_norm}")
-        return lambda params: nn.utils.clip_grad_norm_(params, config.clip_norm)
-    if config.clip_value is not None:
-        if config.clip_value <= 0:
-            raise ConfigError(f"--clip-value must be positive, got {config.clip_value}")
+    buffer = grads if isinstance(grads, GradientBuffer) else None
+    params = list(buffer.params if buffer is not None else grads)
 
-        def clip_value(params: list[torch.Tensor]) -> torch.Tensor:
-            norm = grad_norm(params)
-            nn.utils.clip_grad_value_(params, config.clip_value)
-            return norm
+    def norm() -> torch.Tensor:
+        return buffer.norm() if buffer is not None else grad_norm(params)
+
+    if config.clip_norm is not None:
+        max_norm = config.clip_norm
+        if max_norm <= 0:
+            raise ConfigError(f"--clip-norm must be positive, got {max_norm}")
+
+        def clip_norm() -> torch.Tensor:
+            total = norm()
+            scale_gradients(params, max_norm, total)
+            return total
+
+        return clip_norm
+    if config.clip_value is not None:
+        max_value = config.clip_value
+        if max_value <= 0:
+            raise ConfigError(f"--clip-value must be positive, got {max_value}")
+
+        def clip_value() -> torch.Tensor:
+            total = norm()
+            nn.utils.clip_grad_value_(params, max_value)
+            return total
 
         return clip_value
-    return grad_norm
+    return norm
 
 
-def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+def grad_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
     """Global L2 norm of all gradients, √(Σ‖g‖²), as clip_grad_norm_ computes it."""
     grads = [p.grad for p in params if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def scale_gradients(params: Sequence[torch.Tensor], max_norm: float, total: torch.Tensor) -> None:
+    """Scale gradients whose global norm `total` exceeds `max_norm` down to it: clip_grad_norm_'s second half
+    (torch.nn.utils.clip_grads_with_norm_ in torch ≥ 2.6), for a norm computed once."""
+    grads = [p.grad for p in params if p.grad is not None]
+    coefficient = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    torch._foreach_mul_(grads, coefficient.to(grads[0].device))
+
+
+class GradientBuffer:
+    """Every parameter's `.grad` as a view of one flat tensor, so that zeroing the gradients is one fill and their
+    global norm one reduction.
+
+    PyTorch's default gives each gradient its own tensor, so the norm logged every step takes a reduction per
+    parameter, and after the backward pass these run cold: on LeNet-5's 8-ms CPU steps the per-tensor norm cost
+    ~1.5% of the step, the single one ~0.3%. Each view has its parameter's strides (PyTorch's gradient layout
+    contract, which optimizers and DDP expect), and the backward pass adds into it in place — what DDP's
+    `gradient_as_bucket_view` does. The gradients are the same numbers (0 + g = g). Unlike
+    `zero_grad(set_to_none=True)`, a parameter that gets no gradient in a step has a zero gradient, not None.
+
+    If anything replaces a `.grad` (a callback, `optimizer.zero_grad()`), `norm()` falls back to the per-tensor
+    norm for that step and `zero_()` puts the views back.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor]):
+        self.params = list(params)
+        first = self.params[0]
+        self.flat = torch.zeros(sum(p.numel() for p in self.params), dtype=first.dtype, device=first.device)
+        self.views, offset = [], 0
+        for p in self.params:
+            self.views.append(self.flat.as_strided(p.shape, p.stride(), offset))
+            offset += p.numel()
+
+    @staticmethod
+    def supports(params: Sequence[torch.Tensor]) -> bool:
+        """One buffer needs at least one parameter, one device and dtype, and dense layouts."""
+        return bool(params) and len({(p.device, p.dtype) for p in params}) == 1 and all(map(_dense, params))
+
+    def zero_(self) -> None:
+        """Zero every gradient (in place of optimizer.zero_grad)."""
+        for p, view in zip(self.params, self.views, strict=True):
+            if p.grad is not view:
+                p.grad = view
+        self.flat.zero_()
+
+    def norm(self) -> torch.Tensor:
+        """Global L2 norm of the gradients."""
+        if all(p.grad is view for p, view in zip(self.params, self.views, strict=True)):
+            # √(g·g): a BLAS dot product, cheaper than linalg.vector_norm (37 against 60 µs after a LeNet-5 step on
+            # a CPU), as accurate here and overflowing at the same 3.4e38 (neither rescales)
+            return torch.dot(self.flat, self.flat).sqrt()
+        return grad_norm(self.params)
+
+
+def _dense(t: torch.Tensor) -> bool:
+    """Whether `t` fills t.numel() consecutive elements of memory, in some order of its dimensions."""
+    expected = 1
+    for stride, size in sorted((st, s) for s, st in zip(t.shape, t.stride(), strict=True) if s != 1):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def largest_gradient(model: nn.Module) -> str:

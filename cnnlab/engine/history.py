@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,19 +66,31 @@ def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
 
 
 class Progress:
-    """A tqdm bar over an epoch's steps, shown only when stderr is a terminal (and `enabled`)."""
+    """A tqdm bar over an epoch's steps, shown only when stderr is a terminal (and `enabled`).
 
-    def __init__(self, enabled: bool, total: int, initial: int, description: str):
+    The bar is redrawn at most every `interval` seconds (tqdm's default is 0.1 s; a redraw, with its values asked
+    for and formatted, costs ~0.3 ms right after a training step, 0.3% of a run when done ten times a second),
+    and the values after it (loss, accuracy, learning rate) are asked for only then, not at every step.
+    """
+
+    def __init__(self, enabled: bool, total: int, initial: int, description: str, interval: float = 0.5):
         self.bar = None
+        self.interval, self.shown = interval, -math.inf
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, initial=initial, desc=description, leave=False, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, initial=initial, desc=description, leave=False, dynamic_ncols=True, mininterval=interval
+            )
 
-    def update(self, steps: int, values: dict[str, float]) -> None:
-        if self.bar is not None:
-            self.bar.update(steps)
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in values.items()}, refresh=False)
+    def update(self, steps: int, values: Callable[[], dict[str, float]]) -> None:
+        if self.bar is None:
+            return
+        now = time.monotonic()
+        if now - self.shown >= self.interval:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in values().items()}, refresh=False)
+            self.shown = now
+        self.bar.update(steps)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -1,6 +1,9 @@
+import io
+import sys
+
 import pytest
 
-from cnnlab.engine.history import HistoryWriter, write_history
+from cnnlab.engine.history import HistoryWriter, Progress, write_history
 
 ROWS = [
     {"epoch": 1, "step": 11, "lr": 0.1, "train_loss": 2.25, "val_loss": 2.0, "seconds": 0.5},
@@ -39,3 +42,34 @@ def test_a_resumed_run_or_a_new_column_rewrites_the_files(tmp_path, case):
         writer.write(rows)
     write_history(tmp_path / "whole", rows)
     assert files(tmp_path / "run") == files(tmp_path / "whole")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("interval", "asked"), [(0.0, 500), (3600.0, 1)])
+def test_progress_values_are_formatted_only_when_the_bar_is_redrawn(monkeypatch, interval, asked):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    calls = []
+
+    def values():
+        calls.append(1)
+        return {"loss": 0.25, "acc": 0.875, "lr": 0.001}
+
+    progress = Progress(True, 500, 0, "epoch 1/1", interval=interval)
+    for _ in range(500):
+        progress.update(1, values)
+    progress.bar.refresh()
+    assert len(calls) == asked  # every step, or once an hour
+    assert "loss=0.25, acc=0.875, lr=0.001" in terminal.getvalue()
+    progress.close()
+
+
+def test_no_progress_bar_off_a_terminal(monkeypatch):
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    progress = Progress(True, 10, 0, "epoch 1/1")
+    progress.update(1, lambda: pytest.fail("values asked for with no bar"))
+    assert progress.bar is None

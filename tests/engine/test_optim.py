@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cnnlab.engine.losses import correct_count, loss_sum, resolve_loss
+from cnnlab.engine.losses import CorrectCounter, correct_count, loss_sum, resolve_loss
 from cnnlab.engine.optim import create_optimizer
 from cnnlab.engine.penalties import l1_penalty, l2_penalty, penalized_parameters
 from cnnlab.errors import ConfigError
@@ -83,6 +83,12 @@ def test_losses_are_sums_equal_to_torch():
     torch.testing.assert_close(loss_sum("bce", logits, multi), F.binary_cross_entropy_with_logits(logits, multi) * 6)
     one_hot = F.one_hot(targets, 4).float()
     torch.testing.assert_close(loss_sum("mse", logits, targets), F.mse_loss(logits, one_hot) * 6)
+    for name, labels in (("ce", targets), ("bce", multi), ("mse", targets)):  # the mean: the sum over 6 samples / 6
+        mean = loss_sum(name, logits, labels, label_smoothing=0.1 if name == "ce" else 0.0, reduction="mean")
+        total = loss_sum(name, logits, labels, label_smoothing=0.1 if name == "ce" else 0.0)
+        torch.testing.assert_close(mean, total / 6)
+    with pytest.raises(ValueError, match="reduction must be 'sum' or 'mean'"):
+        loss_sum("ce", logits, targets, reduction="none")
 
 
 def test_predictions_argmax_and_thresholds():
@@ -96,3 +102,33 @@ def test_predictions_argmax_and_thresholds():
     assert resolve_loss("auto", True) == "bce" and resolve_loss("auto", False) == "ce"
     with pytest.raises(ConfigError, match="multi-label data needs --loss bce"):
         resolve_loss("ce", True)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_counting_batches_together_equals_counting_each(multilabel):
+    generator = torch.Generator().manual_seed(0)
+    counter = CorrectCounter(threshold=0.3, every=4)
+    expected = counted = 0
+    for i, n in enumerate([5, 7, 1, 9, 3, 8, 2]):  # uneven batches, like an epoch's last one
+        logits = torch.randn(n, 6, generator=generator)
+        targets = (
+            torch.randint(0, 2, (n, 6), generator=generator).float()
+            if multilabel
+            else torch.randint(0, 6, (n,), generator=generator)
+        )
+        expected += correct_count(logits, targets, threshold=0.3).item()
+        assert counter.add(logits, targets) == (i == 3)  # the fourth batch fills it
+        if i == 3:
+            assert counter.samples == 5 + 7 + 1 + 9
+            counted += counter.count()
+            assert (counter.waiting, counter.elements, counter.samples) == ([], 0, 0)
+    counted += counter.count()
+    assert counted == expected
+    assert counter.count() == 0  # nothing waits twice
+
+
+def test_counter_bounds_the_outputs_it_keeps():
+    counter = CorrectCounter(every=100, max_elements=50)
+    assert not counter.add(torch.zeros(4, 10), torch.zeros(4, dtype=torch.long))
+    assert counter.add(torch.zeros(1, 10), torch.zeros(1, dtype=torch.long))  # 50 elements
+    assert counter.count() == 5  # all-zero logits: argmax is class 0 everywhere

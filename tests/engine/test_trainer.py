@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from cnnlab import __version__
-from cnnlab.engine import Callback, TrainConfig, TrainingDiverged, load_checkpoint, train
+from cnnlab.engine import Callback, TrainConfig, Trainer, TrainingDiverged, load_checkpoint, train
+from cnnlab.engine.clipping import make_clip
 from cnnlab.engine.export import load_safetensors
+from cnnlab.engine.losses import correct_count
 from cnnlab.errors import ConfigError
 
 # On the CPU even where a GPU is present: these tests compare exact numbers and file contents.
@@ -234,3 +236,35 @@ def test_a_diverging_run_still_writes_the_best_epoch_it_held_in_memory(tmp_path)
     checkpoints = tmp_path / "run" / "checkpoints"
     assert load_checkpoint(checkpoints / "last.pt")["epoch"] == 1  # the interval kept epoch 2 off the disk …
     assert load_checkpoint(checkpoints / "best.pt")["epoch"] == 2  # … but not the best epoch's state
+
+
+def test_training_accuracy_counts_every_sample_of_the_epoch(tmp_path):
+    # A learning rate too small to change a prediction: the epoch's training accuracy is then the model's accuracy
+    # on the training split, counted here in one pass (the trainer counts 16 batches at a time, and the last ones
+    # at the end of the epoch).
+    config = TrainConfig(**{**FAST, "epochs": 1, "batch_size": 50}, optimizer="sgd", lr=1e-12, out=str(tmp_path / "r"))
+    trainer = Trainer(config, log=lambda _: None)
+    assert len(trainer.train_loader) > trainer.correct.every  # some batches are counted before the epoch ends
+    result = trainer.fit()
+    data = trainer.train_data
+    with torch.no_grad():
+        inputs = (data.images - torch.tensor(data.mean).view(1, -1, 1, 1)) / torch.tensor(data.std).view(1, -1, 1, 1)
+        correct = correct_count(trainer.model(inputs), data.targets).item()
+    assert result.history[0]["train_accuracy"] * len(data) == pytest.approx(correct, abs=1e-9)
+
+
+def test_the_gradient_buffer_changes_no_number(tmp_path):
+    def run(name: str, buffer: bool) -> Trainer:
+        config = TrainConfig(**{**FAST, "epochs": 1}, optimizer="adam", norm="batch", out=str(tmp_path / name))
+        trainer = Trainer(config, log=lambda _: None)
+        assert trainer.grad_buffer is not None
+        if not buffer:  # PyTorch's own gradients: zero_grad(set_to_none=True), a norm per parameter
+            trainer.grad_buffer, trainer.clip = None, make_clip(config, trainer.params)
+        trainer.fit()
+        return trainer
+
+    ours, theirs = run("buffer", True), run("torch", False)
+    for (name, p), q in zip(ours.model.state_dict().items(), theirs.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
+    assert [r["train_loss"] for r in ours.history] == [r["train_loss"] for r in theirs.history]
+    assert ours.state.metrics["grad_norm"] == pytest.approx(theirs.state.metrics["grad_norm"], rel=1e-6)
