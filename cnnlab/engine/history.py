@@ -66,35 +66,52 @@ def write_history(run_dir: Path, rows: list[dict[str, Any]]) -> None:
 
 
 class Progress:
-    """A tqdm bar over an epoch's steps, shown only when stderr is a terminal (and `enabled`).
+    """A tqdm bar over each epoch's steps, shown only when stderr is a terminal (and `enabled`).
 
     The bar is redrawn at most every `interval` seconds (tqdm's default is 0.1 s; a redraw, with its values asked
     for and formatted, costs ~0.3 ms right after a training step, 0.3% of a run when done ten times a second),
-    and the values after it (loss, accuracy, learning rate) are asked for only then, not at every step.
+    and the values after it (loss, accuracy, learning rate) are asked for only then, not at every step. The clock
+    runs across epochs: a new epoch's bar starts with the values last shown.
     """
 
-    def __init__(self, enabled: bool, total: int, initial: int, description: str, interval: float = 0.5):
-        self.bar = None
+    def __init__(self, enabled: bool, interval: float = 0.5):
+        self.enabled = enabled and sys.stderr.isatty()
         self.interval, self.shown = interval, -math.inf
-        if enabled and sys.stderr.isatty():
+        self.bar: Any = None
+        self.postfix: dict[str, str] = {}
+
+    def start(self, total: int, initial: int, description: str) -> None:
+        """A new bar (for an epoch of `total` steps, `initial` of them done)."""
+        if self.enabled:
             from tqdm import tqdm
 
+            self.close()
             self.bar = tqdm(
-                total=total, initial=initial, desc=description, leave=False, dynamic_ncols=True, mininterval=interval
+                total=total,
+                initial=initial,
+                desc=description,
+                leave=False,
+                dynamic_ncols=True,
+                mininterval=self.interval,
             )
+            if self.postfix:
+                self.bar.set_postfix(self.postfix, refresh=False)
 
     def update(self, steps: int, values: Callable[[], dict[str, float]]) -> None:
         if self.bar is None:
             return
         now = time.monotonic()
         if now - self.shown >= self.interval:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in values().items()}, refresh=False)
+            self.postfix = {k: f"{v:.4g}" for k, v in values().items()}
+            self.bar.set_postfix(self.postfix, refresh=False)
             self.shown = now
         self.bar.update(steps)
 
     def close(self) -> None:
+        """Take the bar off the screen (before a log line)."""
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 class TensorBoardLogger(Callback):

@@ -366,22 +366,23 @@ class Trainer:
 
     def _loop(self, stop: bool) -> None:
         config, state = self.config, self.state
-        while state.epoch < config.epochs and not stop:
-            epoch_started = time.perf_counter()
-            progress = Progress(
-                config.progress and self.world.is_main,
-                len(self.train_loader),
-                self.train_loader.position,
-                f"epoch {state.epoch + 1}/{config.epochs}",
-            )
-            for batch in self.train_loader:
-                self._step(batch.inputs, batch.targets, batch.global_size)
-                progress.update(1, self._progress_values)
-                if config.checkpoint_every and state.step % config.checkpoint_every == 0:
-                    self._save("last.pt")
+        progress = Progress(config.progress and self.world.is_main)
+        try:
+            while state.epoch < config.epochs and not stop:
+                epoch_started = time.perf_counter()
+                progress.start(
+                    len(self.train_loader), self.train_loader.position, f"epoch {state.epoch + 1}/{config.epochs}"
+                )
+                for batch in self.train_loader:
+                    self._step(batch.inputs, batch.targets, batch.global_size)
+                    progress.update(1, self._progress_values)
+                    if config.checkpoint_every and state.step % config.checkpoint_every == 0:
+                        self._save("last.pt")
+                progress.close()
+                stop = self._end_epoch(epoch_started)
+                stop = broadcast_flag(stop, self.world, self.device)
+        finally:
             progress.close()
-            stop = self._end_epoch(epoch_started)
-            stop = broadcast_flag(stop, self.world, self.device)
 
     def fit(self) -> RunResult:
         config, state = self.config, self.state
