@@ -78,7 +78,7 @@ class Progress:
         self.enabled = enabled and sys.stderr.isatty()
         self.interval, self.shown = interval, -math.inf
         self.bar: Any = None
-        self.postfix: dict[str, str] = {}
+        self.postfix = ""  # "loss=0.25, acc=0.875, lr=0.001", as tqdm writes a postfix
 
     def start(self, total: int, initial: int, description: str) -> None:
         """A new bar (for an epoch of `total` steps, `initial` of them done)."""
@@ -90,20 +90,19 @@ class Progress:
                 total=total,
                 initial=initial,
                 desc=description,
+                postfix=self.postfix or None,  # a string, shown as it is
                 leave=False,
                 dynamic_ncols=True,
                 mininterval=self.interval,
             )
-            if self.postfix:
-                self.bar.set_postfix(self.postfix, refresh=False)
 
     def update(self, steps: int, values: Callable[[], dict[str, float]]) -> None:
         if self.bar is None:
             return
         now = time.monotonic()
         if now - self.shown >= self.interval:
-            self.postfix = {k: f"{v:.4g}" for k, v in values().items()}
-            self.bar.set_postfix(self.postfix, refresh=False)
+            self.postfix = ", ".join(f"{k}={v:.4g}" for k, v in values().items())
+            self.bar.set_postfix_str(self.postfix, refresh=False)
             self.shown = now
         self.bar.update(steps)
 
