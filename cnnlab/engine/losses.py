@@ -30,7 +30,7 @@ def resolve_loss(name: str, multilabel: bool) -> str:
 def loss_sum(
     name: str, logits: torch.Tensor, targets: torch.Tensor, *, label_smoothing: float = 0.0, reduction: str = "sum"
 ) -> torch.Tensor:
-    """Loss of a batch summed over its samples. `targets`: class ids (N,) or 0/1 per class (N, K).
+    """Loss of a batch, summed over its samples (or their mean). `targets`: class ids (N,) or 0/1 per class (N, K).
 
     Args:
         name: 'ce', 'bce' or 'mse' (MSE of softmax-free scores against one-hot or 0/1 targets).
@@ -65,8 +65,8 @@ class CorrectCounter:
     `add` keeps a batch's (detached) outputs; `count` counts every kept batch with one `correct_count` and one host
     transfer, then drops them. A step that counts its own batch spends four more operators (argmax, compare, sum,
     transfer) after the backward pass, when their code and data are out of the caches: ~1% of a LeNet-5 step on a CPU.
-    The counts are the same integers either way. The trainer counts every `every` batches, and before its totals are
-    read (end of epoch, checkpoint).
+    The counts are the same integers either way. The trainer counts every `every` batches, before its totals are
+    read (end of epoch, checkpoint) and when the progress bar is redrawn.
     """
 
     def __init__(self, *, threshold: float = 0.5, every: int = 16, max_elements: int = 1 << 22):
