@@ -39,6 +39,15 @@ from .setup import autocast_for, build_model, resolve_device, seed_everything, s
 AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary losses are added with weight 0.3 (Szegedy et al., 2015, §5)
 
 
+def host_values(scalars: list[torch.Tensor], *, one_transfer: bool) -> list[float]:
+    """The values of 0-d float tensors on the host: stacked into one transfer (one device sync) for a GPU, or one
+    `.item()` each on the CPU, where there is no sync to save (9 µs against stack + tolist's 45 µs after a LeNet-5
+    step)."""
+    if one_transfer:
+        return torch.stack([t.detach() for t in scalars]).tolist()
+    return [t.item() for t in scalars]
+
+
 class TrainingDiverged(CnnlabError):
     """The loss or a gradient became NaN or infinite."""
 
@@ -250,10 +259,7 @@ class Trainer:
             self.scaler.unscale_(self.optimizer)
         grad_norm = self.clip()
         parts = [loss, grad_norm] + ([data_loss, penalty] if penalty is not None else [])
-        if self.device.type == "cpu":  # .item() each: 9 µs against stack + tolist's 45 µs after a LeNet-5 step
-            numbers = [part.item() for part in parts]
-        else:  # one transfer, one device sync
-            numbers = torch.stack([part.detach() for part in parts]).tolist()
+        numbers = host_values(parts, one_transfer=self.device.type != "cpu")
         loss_value, norm_value = numbers[:2]
         data_value, penalty_value = numbers[2:] if penalty is not None else (loss_value, 0.0)
         if not (math.isfinite(loss_value) and math.isfinite(norm_value)) and self.scaler is None:

@@ -10,6 +10,7 @@ from cnnlab.engine import Callback, TrainConfig, Trainer, TrainingDiverged, load
 from cnnlab.engine.clipping import make_clip
 from cnnlab.engine.export import load_safetensors
 from cnnlab.engine.losses import correct_count
+from cnnlab.engine.trainer import host_values
 from cnnlab.errors import ConfigError
 
 # On the CPU even where a GPU is present: these tests compare exact numbers and file contents.
@@ -268,3 +269,11 @@ def test_the_gradient_buffer_changes_no_number(tmp_path):
         assert torch.equal(p, q), name
     assert [r["train_loss"] for r in ours.history] == [r["train_loss"] for r in theirs.history]
     assert ours.state.metrics["grad_norm"] == pytest.approx(theirs.state.metrics["grad_norm"], rel=1e-6)
+
+
+def test_one_transfer_and_one_item_each_give_the_same_values():
+    weight = torch.tensor([1.5, -2.0], requires_grad=True)
+    scalars = [(weight**2).sum(), torch.tensor(math.inf), torch.tensor(0.1), torch.tensor(math.nan)]
+    stacked, each = host_values(scalars, one_transfer=True), host_values(scalars, one_transfer=False)
+    assert stacked[:3] == each[:3] == [6.25, math.inf, torch.tensor(0.1).item()]
+    assert math.isnan(stacked[3]) and math.isnan(each[3])
