@@ -26,29 +26,28 @@ def make_clip(config: TrainConfig, grads: GradientBuffer | Sequence[torch.Tensor
     def norm() -> torch.Tensor:
         return buffer.norm() if buffer is not None else grad_norm(params)
 
+    apply: Callable[[torch.Tensor], object]  # what clipping does to the gradients, given their norm before it
     if config.clip_norm is not None:
-        max_norm = config.clip_norm
-        if max_norm <= 0:
-            raise ConfigError(f"--clip-norm must be positive, got {max_norm}")
+        max_norm = _positive(config.clip_norm, "--clip-norm")
+        apply = lambda total: scale_gradients(params, max_norm, total)  # noqa: E731
+    elif config.clip_value is not None:
+        max_value = _positive(config.clip_value, "--clip-value")
+        apply = lambda total: nn.utils.clip_grad_value_(params, max_value)  # noqa: E731
+    else:
+        return norm
 
-        def clip_norm() -> torch.Tensor:
-            total = norm()
-            scale_gradients(params, max_norm, total)
-            return total
+    def clip() -> torch.Tensor:
+        total = norm()
+        apply(total)
+        return total
 
-        return clip_norm
-    if config.clip_value is not None:
-        max_value = config.clip_value
-        if max_value <= 0:
-            raise ConfigError(f"--clip-value must be positive, got {max_value}")
+    return clip
 
-        def clip_value() -> torch.Tensor:
-            total = norm()
-            nn.utils.clip_grad_value_(params, max_value)
-            return total
 
-        return clip_value
-    return norm
+def _positive(value: float, flag: str) -> float:
+    if value <= 0:
+        raise ConfigError(f"{flag} must be positive, got {value}")
+    return value
 
 
 def grad_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """The flat gradient buffer against PyTorch's own per-parameter gradients, and clipping against torch.nn.utils."""
 
 import copy
+import re
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from torch import nn
 from cnnlab import create
 from cnnlab.engine import TrainConfig
 from cnnlab.engine.clipping import GradientBuffer, _dense, grad_norm, make_clip
+from cnnlab.errors import ConfigError
 
 
 def model_and_batch():
@@ -91,3 +93,16 @@ def test_clipping_through_the_buffer_matches_torch(clip):
     assert norm.item() > 0.05  # so that clipping by norm rescales
     for p, q in zip(ours.parameters(), their_params, strict=True):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("clip", "message"),
+    [
+        ({"clip_norm": 0.0}, "--clip-norm must be positive, got 0.0"),
+        ({"clip_value": -1.0}, "--clip-value must be positive, got -1.0"),
+        ({"clip_norm": 1.0, "clip_value": 1.0}, "choose one of --clip-norm and --clip-value"),
+    ],
+)
+def test_clipping_limits_are_checked(clip, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        make_clip(TrainConfig(**clip), [nn.Parameter(torch.zeros(2))])
