@@ -109,8 +109,9 @@ class CheckpointWriter:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def save(self, path: Path, state: dict[str, Any]) -> None:
-        copied = snapshot(state)
+    def save(self, path: Path, state: dict[str, Any], *, copy: bool = True) -> None:
+        """Write `state` to `path` in the background; `copy=False` for a `snapshot` already taken (not copied twice)."""
+        copied = snapshot(state) if copy else state
         self.wait()
         self._thread = threading.Thread(target=self._write, args=(path, copied), name="cnnlab-checkpoint")
         self._thread.start()

@@ -202,11 +202,11 @@ class Trainer:
             "config": self.config.to_dict(),
         }
 
-    def _save(self, name: str, state: dict[str, Any] | None = None) -> None:
-        if state is None:
-            state = self._checkpoint_state()  # every rank joins the gather of random states
+    def _save(self, name: str, held: dict[str, Any] | None = None) -> None:
+        """Checkpoint the current state, or `held`, a snapshot taken earlier (written as it is)."""
+        state = self._checkpoint_state() if held is None else held  # every rank joins the gather of random states
         if self.world.is_main:
-            self.writer.save(self.run_dir / "checkpoints" / name, state)
+            self.writer.save(self.run_dir / "checkpoints" / name, state, copy=held is None)
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if ckpt["world_size"] != self.world.size:

@@ -209,9 +209,9 @@ def test_checkpoint_interval_saves_first_and_last_epoch_and_keeps_the_best(tmp_p
     written = []
     save = CheckpointWriter.save
 
-    def spy(self, path, state):
+    def spy(self, path, state, **kw):
         written.append((path.name, state["epoch"], state["best"]["epoch"]))
-        save(self, path, state)
+        save(self, path, state, **kw)
 
     monkeypatch.setattr(CheckpointWriter, "save", spy)
     base = {**FAST, "epochs": 5, "lr": 0.3, "momentum": 0.0, "seed": 3}
