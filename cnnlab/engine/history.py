@@ -37,16 +37,15 @@ class HistoryWriter:
         self.rows_on_disk = -1
 
     def write(self, rows: list[dict[str, Any]]) -> None:
-        columns = _columns(rows)
-        if columns != self.columns or self.rows_on_disk != len(rows) - 1:
+        row = rows[-1]
+        if self.columns is None or self.rows_on_disk != len(rows) - 1 or any(k not in self.columns for k in row):
             write_history(self.run_dir, rows)
-            self.columns = columns
-        else:
-            row = rows[-1]
+            self.columns = _columns(rows)
+        else:  # the files hold rows[:-1] under these columns
             with open(self.run_dir / "history.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
             buffer = io.StringIO()
-            csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n").writerow(row)
+            csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n").writerow(row)
             with open(self.run_dir / "history.csv", "a", encoding="utf-8", newline="") as f:
                 f.write(buffer.getvalue())
         self.rows_on_disk = len(rows)
