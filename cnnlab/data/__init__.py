@@ -9,6 +9,7 @@ from .folder import TENSOR_LIMIT_BYTES, ImageFolder
 from .grid import render_grid, save_grid
 from .loader import Augment, Batch, TensorLoader, derive_seed, generator
 from .shapes import generate_shapes
+from .spirals import make_spirals
 from .stream import StreamLoader, make_loader
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "load_dataset",
     "load_digits",
     "make_loader",
+    "make_spirals",
     "render_grid",
     "save_grid",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .._io import remove_stale_temporaries
-from ..data import build_augment, make_loader
+from ..data import TensorDataset, build_augment, make_loader
 from ..errors import CnnlabError, ConfigError
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state, snapshot
@@ -54,7 +54,7 @@ class TrainingDiverged(CnnlabError):
 
 @dataclass(frozen=True)
 class RunResult:
-    run_dir: Path | None
+    run_dir: Path | None  # None for an in-memory run
     test_loss: float
     test_accuracy: float
     best_epoch: int | None
@@ -62,10 +62,16 @@ class RunResult:
     steps: int  # optimizer steps taken
     seconds: float  # wall time of this process's training (a resumed run counts only its own part)
     history: tuple[dict[str, Any], ...]
+    model: nn.Module | None = field(default=None, repr=False, compare=False)  # the trained model (final weights)
 
 
 class Trainer:
-    """Set up from a config (or a run directory to resume), then `fit()`."""
+    """Set up from a config (or a run directory to resume), then `fit()`.
+
+    With `data=(train, test)` the trainer takes those datasets instead of loading `config.data`; with `in_memory`
+    it writes nothing (no run directory, checkpoints, history files or exported weights), for the many small runs
+    of a study, and the result carries the trained model.
+    """
 
     def __init__(
         self,
@@ -74,8 +80,12 @@ class Trainer:
         resume: Path | None = None,
         callbacks: Sequence[Callback] = (),
         log: Callable[[str], None] = print,
+        data: tuple[TensorDataset, TensorDataset] | None = None,
+        in_memory: bool = False,
     ):
         resume = Path(resume) if resume is not None else None
+        if in_memory and resume is not None:
+            raise ConfigError("an in-memory run writes no checkpoints, so there is nothing to resume")
         self.config = config
         self.callbacks = list(callbacks)
         self.device = resolve_device(config.device, 0)
@@ -87,9 +97,12 @@ class Trainer:
         checkpoint = load_checkpoint(last) if last is not None and last.exists() else None
 
         seed_everything(config.seed)
-        train_full = load_split(config, config.train_split)
+        if data is not None:
+            train_full, self.test_data = data
+        else:
+            train_full = load_split(config, config.train_split)
+            self.test_data = load_split(config, config.test_split)
         self.train_data, self.val_data = hold_out(train_full, config.val_fraction, config.seed)
-        self.test_data = load_split(config, config.test_split)
         if self.test_data.num_classes != train_full.num_classes:
             raise ConfigError(f"{config.train_split} and {config.test_split} have different classes")
         self.loss_name = resolve_loss(config.loss, train_full.multilabel)
@@ -161,12 +174,13 @@ class Trainer:
         self.bad_epochs = 0
         self.epoch_totals = [0.0, 0.0, 0.0, 0.0]  # this epoch so far: data loss, penalty, correct, samples
         self.correct = CorrectCounter(threshold=config.threshold)  # batches not yet in epoch_totals[2]
-        self.run_dir = Path(resume) if resume else Path(config.out or default_run_dir(config))
+        self.writes = self.world.is_main and not in_memory  # this process writes the run's files
+        self.run_dir = None if in_memory else Path(resume) if resume else Path(config.out or default_run_dir(config))
         if resume is not None and self.world.is_main:
             remove_stale_temporaries(self.run_dir)
         if checkpoint is not None:
             self._restore(checkpoint)
-        elif self.world.is_main:
+        elif self.writes:
             if (self.run_dir / "checkpoints" / "last.pt").exists():
                 raise ConfigError(
                     f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir}, "
@@ -175,8 +189,8 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_run_files(self.run_dir, config, self.device, self.world.size)
         self.state.run_dir = self.run_dir
-        self.history_files = HistoryWriter(self.run_dir)
-        if config.tensorboard and self.world.is_main:
+        self.history_files = HistoryWriter(self.run_dir) if self.writes else None
+        if config.tensorboard and self.writes:
             self.callbacks.append(TensorBoardLogger(self.run_dir / "tensorboard"))
         if config.diagnose:  # a resumed run's diagnostics cover the part it trains itself
             from ..diagnostics import DiagnosticsCallback
@@ -204,6 +218,8 @@ class Trainer:
 
     def _save(self, name: str, held: dict[str, Any] | None = None) -> None:
         """Checkpoint the current state, or `held`, a snapshot taken earlier (written as it is)."""
+        if self.run_dir is None:  # in memory: nothing is written
+            return
         state = self._checkpoint_state() if held is None else held  # every rank joins the gather of random states
         if self.world.is_main:
             self.writer.save(self.run_dir / "checkpoints" / name, state, copy=held is None)
@@ -268,8 +284,8 @@ class Trainer:
                 f"step {state.step + 1} (epoch {state.epoch + 1}): the "
                 f"{'loss' if not math.isfinite(loss_value) else 'gradient'} is not finite "
                 f"(loss {loss_value:.4g}); largest gradient: {largest_gradient(self.model)}; "
-                "lower the learning rate, clip gradients (--clip-norm 1) or add normalization. "
-                f"The last good checkpoint is in {self.run_dir / 'checkpoints'}"
+                "lower the learning rate, clip gradients (--clip-norm 1) or add normalization"
+                + (f". The last good checkpoint is in {self.run_dir / 'checkpoints'}" if self.run_dir else "")
             )
         if self.scaler:
             self.scaler.step(self.optimizer)
@@ -342,7 +358,7 @@ class Trainer:
         else:
             self.bad_epochs += 1
         stop = bool(config.early_stopping) and self.bad_epochs >= config.early_stopping
-        if improved:  # kept until the next checkpoint is due, then written before last.pt
+        if improved and self.run_dir is not None:  # kept until the next checkpoint is due, then written before last.pt
             self.pending_best = snapshot(self._checkpoint_state())
         final = stop or state.epoch >= config.epochs
         due = final or not self.saved_at or time.perf_counter() - self.saved_at >= config.checkpoint_interval
@@ -352,7 +368,7 @@ class Trainer:
                 self.pending_best = None
             self._save("last.pt")
             self.saved_at = time.perf_counter()
-        if self.world.is_main:
+        if self.history_files is not None:
             self.history_files.write(self.history)
         text = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
         self.log(text)
@@ -415,8 +431,9 @@ class Trainer:
             steps=state.step,
             seconds=time.perf_counter() - started,
             history=tuple(self.history),
+            model=self.model,
         )
-        if self.world.is_main:
+        if self.writes:
             export_safetensors(self.model, self.run_dir / "model.safetensors")
             metrics = {
                 "test_accuracy": result.test_accuracy,
@@ -438,11 +455,18 @@ def train(
     resume: str | Path | None = None,
     callbacks: Sequence[Callback] = (),
     log: Callable[[str], None] = print,
+    data: tuple[TensorDataset, TensorDataset] | None = None,
+    in_memory: bool = False,
 ) -> RunResult:
     """Train `config`, or resume the run in directory `resume` exactly where its last checkpoint left it.
 
-    Returns the test metrics; the run directory holds config.json, run.json, history.jsonl/csv, metrics.json,
-    checkpoints/last.pt and best.pt, and model.safetensors.
+    Returns the test metrics and the trained model; the run directory holds config.json, run.json,
+    history.jsonl/csv, metrics.json, checkpoints/last.pt and best.pt, and model.safetensors.
+
+    Args:
+        data: (train, test) datasets to use instead of loading `config.data` (the training set is still split
+            by `config.val_fraction`).
+        in_memory: write nothing; `result.run_dir` is None. For many small runs, such as a study's.
     """
     if resume is not None:
         resume = Path(resume)
@@ -461,11 +485,13 @@ def train(
 
         if resume is not None:
             raise ConfigError("the scratch engine writes no checkpoints, so its runs cannot be resumed")
+        if data is not None or in_memory:
+            raise ConfigError("data= and in_memory= are options of the torch engine, not of the scratch engine")
         return train_scratch(config, log=log)
     if config.engine != "torch":
         raise ConfigError(f"engine must be 'torch' or 'scratch', got {config.engine!r}")
     try:
-        trainer = Trainer(config, resume=resume, callbacks=callbacks, log=log)
+        trainer = Trainer(config, resume=resume, callbacks=callbacks, log=log, data=data, in_memory=in_memory)
         if trainer.state.epoch >= config.epochs:
             log(f"{resume} already finished its {config.epochs} epochs; evaluating it again")
         return trainer.fit()

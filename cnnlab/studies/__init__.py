@@ -1,0 +1,31 @@
+"""Studies: each claim of the classic-CNN curriculum as a controlled, seeded experiment with a verdict.
+
+`list_studies()`, `get_study(id)`, `run(id, profile="quick")` (results and verdict, for notebooks),
+`run_studies(...)` (what `cnnlab study run` calls) and `write_report(...)`. Each study lives in its own module and
+registers itself when imported here, in the order the report shows them.
+"""
+
+from . import linear_collapse  # noqa: F401
+from ._base import PROFILES, VERDICTS, Context, Results, Study, Table, Verdict
+from ._registry import get_study, list_studies, register_study
+from .runner import StudyResult, load_results, run_studies, run_study
+
+run = run_study
+
+__all__ = [
+    "PROFILES",
+    "VERDICTS",
+    "Context",
+    "Results",
+    "Study",
+    "StudyResult",
+    "Table",
+    "Verdict",
+    "get_study",
+    "list_studies",
+    "load_results",
+    "register_study",
+    "run",
+    "run_studies",
+    "run_study",
+]

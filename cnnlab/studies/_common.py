@@ -1,0 +1,91 @@
+"""What the studies share: their data, a training run in memory through the engine, and per-step records."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+import torch
+
+from ..data import TensorDataset, load_dataset
+from ..engine import Callback, RunResult, TrainConfig, TrainState, train
+from ._base import Context
+
+MNIST_SPLIT = 8000  # full profile: MNIST t10k images [:8000] train, [8000:] test
+
+
+@lru_cache(maxsize=4)
+def _digits() -> tuple[TensorDataset, TensorDataset]:
+    return load_dataset("digits", "train"), load_dataset("digits", "test")
+
+
+@lru_cache(maxsize=2)
+def _mnist(root: str) -> tuple[TensorDataset, TensorDataset]:
+    data = load_dataset("mnist", "test", root=root)
+    return data.subset(slice(None, MNIST_SPLIT), "mnist/test[:8000]"), data.subset(
+        slice(MNIST_SPLIT, None), "mnist/test[8000:]"
+    )
+
+
+def digit_data(ctx: Context) -> tuple[TensorDataset, TensorDataset]:
+    """(train, test) handwritten digits: the embedded 8×8 digits (1,442 / 355), or MNIST's t10k file split
+    8,000 / 2,000 when `ctx.data_dir` names a folder holding it (the full profile with --data-dir)."""
+    if ctx.data_dir:
+        return _mnist(str(ctx.data_dir))
+    return _digits()
+
+
+@lru_cache(maxsize=8)
+def _shapes(n_train: int, n_test: int, options: tuple[tuple[str, Any], ...]) -> tuple[TensorDataset, TensorDataset]:
+    kw = dict(options, n_train=n_train, n_test=n_test)
+    return load_dataset("shapes", "train", **kw), load_dataset("shapes", "test", **kw)
+
+
+def shapes_data(n_train: int, n_test: int, **options: Any) -> tuple[TensorDataset, TensorDataset]:
+    """(train, test) procedural shapes; `options` are the data set's (task, difficulty, image_size, seed …).
+    The data seed is fixed by the study, not by the run's seed, so every seed of every arm sees the same images."""
+    return _shapes(n_train, n_test, tuple(sorted(options.items())))
+
+
+def fit(
+    ctx: Context, seed: int, data: tuple[TensorDataset, TensorDataset], *, callbacks=(), **config: Any
+) -> RunResult:
+    """Train in memory through the engine (no run directory, no files, no progress bar); returns the result with
+    the trained model. `config` holds TrainConfig fields; the validation hold-out is off unless asked for."""
+    defaults: dict[str, Any] = {"val_fraction": 0.0, "progress": False, "channels_last": "off"}
+    cfg = replace(TrainConfig(), **{**defaults, **config, "seed": seed, "device": ctx.device})
+    return train(cfg, data=data, in_memory=True, callbacks=callbacks, log=_quiet)
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+class StepRecorder(Callback):
+    """Records the loss (and the gradient norm before clipping) of every optimizer step."""
+
+    def __init__(self) -> None:
+        self.loss: list[float] = []
+        self.grad_norm: list[float] = []
+
+    def on_step_end(self, state: TrainState) -> None:
+        self.loss.append(state.metrics["loss"])
+        self.grad_norm.append(state.metrics["grad_norm"])
+
+
+@torch.no_grad()
+def accuracy(model: torch.nn.Module, data: TensorDataset, batch: int = 512) -> float:
+    """Top-1 accuracy of `model` on `data`, normalized as the engine normalizes it (the training statistics)."""
+    from ..data import make_loader
+
+    model.eval()
+    loader = make_loader(data, batch, shuffle=False, seed=0, augment=None, device=next(model.parameters()).device)
+    correct = total = 0
+    for b in loader:
+        logits = model(b.inputs)
+        correct += int((logits.argmax(1) == b.targets).sum())
+        total += b.targets.shape[0]
+    model.train()
+    return correct / total if total else math.nan

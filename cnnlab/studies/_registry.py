@@ -1,0 +1,28 @@
+"""The study registry: `register_study`, `get_study`, `list_studies` (in the order of the curriculum)."""
+
+from __future__ import annotations
+
+from ..errors import ConfigError, unknown_name
+from ._base import Study
+
+_STUDIES: dict[str, Study] = {}
+
+
+def register_study(study: Study) -> Study:
+    """Add `study` to the registry; a second study with the same id is an error."""
+    if study.id in _STUDIES:
+        raise ConfigError(f"study {study.id!r} is already registered; pick another id")
+    _STUDIES[study.id] = study
+    return study
+
+
+def get_study(study_id: str) -> Study:
+    """The study named `study_id`; an unknown id raises ConfigError naming close matches."""
+    if study_id not in _STUDIES:
+        raise unknown_name("study", study_id, _STUDIES)
+    return _STUDIES[study_id]
+
+
+def list_studies() -> list[str]:
+    """The registered ids, in the order the report shows them."""
+    return list(_STUDIES)

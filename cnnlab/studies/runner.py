@@ -1,0 +1,316 @@
+"""Running studies: every (arm, seed) once, cached, in this process or in N worker processes.
+
+`run_study` is the Python entry point; `cnnlab study run` calls `run_studies`. Each worker process runs one unit at
+a time with torch threads = cores / jobs: small models slow down many times over when several processes each start
+as many threads as the machine has cores.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..errors import ConfigError
+from ._base import PROFILES, Results, Study, Verdict, check_numbers
+from ._registry import get_study, list_studies
+from .cache import Unit, check_out_dir, load_unit, save_unit
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """A study's collected numbers, verdict and provenance.
+
+    Attributes:
+        study: the study.
+        results: every (arm, seed)'s numbers.
+        verdict: `study.decide(results)`.
+        seconds: compute time of the runs (summed over arms and seeds, including cached ones).
+        environment: versions and device of the runs (of the first run, when they were measured apart).
+        command: the command that reproduces the results.
+    """
+
+    study: Study
+    results: Results
+    verdict: Verdict
+    seconds: float
+    environment: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+
+
+def environment(device: str) -> dict[str, Any]:
+    dev = torch.device(device)
+    return {
+        "cnnlab": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "device": str(dev),
+        "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but this PyTorch sees no CUDA device; use --device cpu")
+    return device
+
+
+def run_unit(study: Study, unit: Unit, *, device: str = "cpu", data_dir: str | None = None) -> dict[str, Any]:
+    """Run one (arm, seed) of `study` and return its record (numbers, digest, seconds, versions); writes nothing."""
+    ctx = study.context(unit.profile, device=device, data_dir=data_dir)
+    started = time.perf_counter()
+    numbers = check_numbers(study.id, unit.arm, study.run(unit.arm, unit.seed, ctx))
+    return {
+        "study": study.id,
+        "profile": unit.profile,
+        "arm": unit.arm,
+        "seed": unit.seed,
+        "digest": study.digest(unit.profile, real_data=bool(data_dir)),
+        "seconds": time.perf_counter() - started,
+        "environment": environment(device),
+        "numbers": numbers,
+    }
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _worker_run(unit: Unit, device: str, data_dir: str | None) -> dict[str, Any]:
+    return run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir)
+
+
+def seed_list(study: Study, profile: str, seeds: int | None, first_seed: int) -> tuple[int, ...]:
+    n = study.seeds[profile] if seeds is None else seeds
+    if n < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {n}")
+    if first_seed < 0:
+        raise ConfigError(f"--first-seed must be ≥ 0, got {first_seed}")
+    return tuple(range(first_seed, first_seed + n))
+
+
+def collect(
+    study: Study, profile: str, seeds: Sequence[int], records: dict[Unit, dict[str, Any]]
+) -> tuple[Results, float, dict[str, Any]]:
+    """Results of `study` from unit records (every arm × seed present), their summed seconds and environment."""
+    runs, seconds, env = {}, 0.0, {}
+    params = study.profiles[profile]
+    for arm in study.arms:
+        rows = []
+        for seed in seeds:
+            record = records[Unit(study.id, profile, arm, seed)]
+            rows.append(record["numbers"])
+            seconds += float(record.get("seconds", 0.0))
+            env = env or dict(record.get("environment", {}))
+        runs[arm] = tuple(rows)
+    return Results(study.id, profile, params, tuple(seeds), runs), seconds, env
+
+
+def reproduce_command(study_id: str, profile: str, seeds: Sequence[int], data_dir: str | None) -> str:
+    words = ["cnnlab", "study", "run", study_id, "--profile", profile, "--seeds", str(len(seeds))]
+    if seeds and seeds[0] != 0:
+        words += ["--first-seed", str(seeds[0])]
+    if data_dir:
+        words += ["--data-dir", str(data_dir)]
+    return shlex.join(words)
+
+
+def run_studies(
+    study_ids: Sequence[str],
+    *,
+    profile: str = "quick",
+    seeds: int | None = None,
+    first_seed: int = 0,
+    arms: Sequence[str] | None = None,
+    jobs: int = 1,
+    out: str | Path | None = None,
+    device: str = "cpu",
+    data_dir: str | None = None,
+    progress: bool = False,
+    on_result: Callable[[StudyResult], None] | None = None,
+) -> list[StudyResult]:
+    """Run the units of `study_ids` not yet cached under `out`, then decide each study whose arms are all present.
+
+    Args:
+        study_ids: ids, or ['all'].
+        profile: 'quick' or 'full'.
+        seeds: number of seeds (default: the study's for the profile); seeds are first_seed, first_seed + 1, ….
+        arms: run only these arms (a study is then decided only if its other arms are cached).
+        jobs: worker processes; each uses cores // jobs torch threads. 1 runs in this process.
+        out: cache directory; None keeps nothing (every unit runs).
+        progress: draw a progress bar over all units, with an ETA.
+        on_result: called with each study's result as soon as its last unit lands.
+
+    Returns the results of the studies that could be decided, in the order asked.
+    """
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    ids = list_studies() if list(study_ids) in (["all"], []) else list(dict.fromkeys(study_ids))
+    studies = [get_study(i) for i in ids]
+    device = resolve_device(device)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise ConfigError(f"--data-dir {data_dir} is not a directory")
+    out_dir = check_out_dir(Path(out)) if out is not None else None
+    if arms:
+        for study in studies:
+            unknown = [a for a in arms if a not in study.arms]
+            if unknown and len(studies) == 1:
+                raise ConfigError(f"study {study.id} has no arm {unknown[0]!r}; its arms: {', '.join(study.arms)}")
+
+    plan: dict[str, tuple[tuple[int, ...], list[Unit]]] = {}
+    records: dict[Unit, dict[str, Any]] = {}
+    todo: list[Unit] = []
+    for study in studies:
+        chosen = seed_list(study, profile, seeds, first_seed)
+        digest = study.digest(profile, real_data=bool(data_dir))
+        units = [Unit(study.id, profile, arm, seed) for seed in chosen for arm in study.arms]
+        plan[study.id] = (chosen, units)
+        for unit in units:
+            record = load_unit(out_dir, unit, digest) if out_dir is not None else None
+            if record is not None:
+                records[unit] = record
+            elif not arms or unit.arm in arms:
+                todo.append(unit)
+
+    results: list[StudyResult] = []
+    done: set[str] = set()
+
+    def finish_ready() -> None:
+        for study in studies:
+            chosen, units = plan[study.id]
+            if study.id in done or not all(u in records for u in units):
+                continue
+            done.add(study.id)
+            res, seconds, env = collect(study, profile, chosen, records)
+            result = StudyResult(
+                study, res, study.decide(res), seconds, env, reproduce_command(study.id, profile, chosen, data_dir)
+            )
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+
+    def land(unit: Unit, record: dict[str, Any]) -> None:
+        records[unit] = record
+        if out_dir is not None:
+            save_unit(out_dir, unit, record)
+        finish_ready()
+
+    finish_ready()
+    bar = _progress_bar(len(todo), progress)
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            for unit in todo:
+                bar.set_postfix_str(f"{unit.study}/{unit.arm}/seed {unit.seed}", refresh=False)
+                land(unit, run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir))
+                bar.update(1)
+        else:
+            _run_parallel(todo, jobs, device, data_dir, land, bar)
+    finally:
+        bar.close()
+    order = {sid: i for i, sid in enumerate(ids)}
+    return sorted(results, key=lambda r: order[r.study.id])
+
+
+def _run_parallel(todo, jobs, device, data_dir, land, bar) -> None:
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    # spawn, not fork: a forked child inherits the parent's torch thread pools in an undefined state
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init,
+                             initargs=(threads,)) as pool:  # fmt: skip
+        pending: dict[Future, Unit] = {}
+        queue = list(todo)
+        try:
+            while queue or pending:
+                while queue and len(pending) < jobs * 2:  # a short queue: a failed unit stops the rest soon
+                    unit = queue.pop(0)
+                    pending[pool.submit(_worker_run, unit, device, data_dir)] = unit
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    unit = pending.pop(future)
+                    land(unit, future.result())
+                    bar.update(1)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="study runs", unit="run", disable=not enabled or total == 0, dynamic_ncols=True)
+
+
+def run_study(
+    study_id: str,
+    *,
+    profile: str = "quick",
+    seeds: int | None = None,
+    first_seed: int = 0,
+    jobs: int = 1,
+    out: str | Path | None = None,
+    device: str = "cpu",
+    data_dir: str | None = None,
+) -> StudyResult:
+    """Run one study (for notebooks): `cnnlab.studies.run("dropout", profile="quick")` returns its numbers and
+    verdict. With `out`, results are cached there and reused."""
+    (result,) = run_studies(
+        [study_id], profile=profile, seeds=seeds, first_seed=first_seed, jobs=jobs, out=out, device=device,
+        data_dir=data_dir,
+    )  # fmt: skip
+    return result
+
+
+def load_results(out: str | Path) -> list[StudyResult]:
+    """Every (study, profile) under `out` whose arms share at least one seed measured under the study's current
+    design; used by the report. Units of stale designs are ignored."""
+    from .cache import cached_seeds
+
+    out = Path(out)
+    if not out.is_dir():
+        raise ConfigError(f"{out} is not a directory of study results (run 'cnnlab study run ... --out {out}')")
+    found = []
+    for study_id in list_studies():
+        study = get_study(study_id)
+        for profile in reversed(PROFILES):  # full first
+            for real_data in (True, False):
+                digest = study.digest(profile, real_data=real_data)
+                records: dict[Unit, dict[str, Any]] = {}
+                common: set[int] | None = None
+                for arm in study.arms:
+                    good = set()
+                    for seed in cached_seeds(out, study_id, profile, arm):
+                        unit = Unit(study_id, profile, arm, seed)
+                        record = load_unit(out, unit, digest)
+                        if record is not None:
+                            records[unit] = record
+                            good.add(seed)
+                    common = good if common is None else common & good
+                if not common:
+                    continue
+                seeds = tuple(sorted(common))
+                res, seconds, env = collect(study, profile, seeds, records)
+                data_dir = "DIR" if real_data else None
+                found.append(StudyResult(study, res, study.decide(res), seconds, env,
+                                         reproduce_command(study_id, profile, seeds, data_dir)))  # fmt: skip
+    if not found:
+        raise ConfigError(
+            f"{out} holds no study results of the current designs; run 'cnnlab study run all --out {out}'"
+        )
+    return found
