@@ -222,7 +222,78 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_debug(q)
     _add_data_parser(commands)
+    _add_study_parser(commands)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _natural_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}")
+    return value
+
+
+def _add_study_parser(commands) -> None:
+    p = commands.add_parser(
+        "study",
+        help="claims about classic CNNs as controlled experiments with verdicts, and their HTML report",
+        description="Studies: each claim about classic CNNs as a seeded, multi-arm experiment with a decision "
+        "rule fixed in code, a figure, a table and a verdict. Example: cnnlab study run all --jobs 2 --out "
+        "runs/studies && cnnlab study report runs/studies",
+    )
+    _add_debug(p)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    q = actions.add_parser("list", help="list the studies", description="List the studies with their claims.")
+    q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_debug(q)
+    q = actions.add_parser("show", help="a study's claim, design and rule", description="Show a study's claim, "
+                           "question, design, arms, budgets per profile and decision rule.")  # fmt: skip
+    q.add_argument("study_id", metavar="ID", help="a study id ('cnnlab study list')")
+    _add_debug(q)
+    q = actions.add_parser(
+        "run",
+        help="run studies (cached and resumable) and print their verdicts",
+        description="Run every (arm, seed) of the named studies that is not cached under --out yet, then print "
+        "each verdict as it lands. A killed run continues where it stopped when run again; a changed design is "
+        "measured again. Run one (study, arm, seed) alone with --arm and --first-seed/--seeds 1, e.g. from a "
+        "scheduler's job array, into a shared --out. Example: cnnlab study run dropout descent --jobs 2",
+    )
+    q.add_argument("study_ids", nargs="*", metavar="ID", help="study ids, or 'all' (default: all)")
+    q.add_argument("--profile", choices=("quick", "full"), default="quick",
+                   help="quick: embedded data, ≥ 3 seeds, minutes on a laptop; full: ≥ 5 seeds, longer budgets, "
+                   "MNIST with --data-dir, the GPU with --device auto (default: quick)")  # fmt: skip
+    q.add_argument("--seeds", type=_positive_int, metavar="N", help="number of seeds (default: the study's)")
+    q.add_argument("--first-seed", type=_natural_int, default=0, metavar="S", help="seeds are S, S+1, … (default 0)")
+    q.add_argument("--arm", action="append", metavar="ARM", help="run only this arm (repeatable)")
+    q.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="worker processes; each uses cores/N torch threads (default 1)")  # fmt: skip
+    q.add_argument("--out", default="runs/studies", metavar="DIR", help="result cache (default runs/studies)")
+    q.add_argument("--device", default="cpu", help="cpu, cuda, or auto (default cpu)")
+    q.add_argument("--data-dir", metavar="DIR", help="folder with MNIST's t10k files, for the full profile")
+    q.add_argument("--report", metavar="HTML", help="also write the report of --out to this file")
+    _add_debug(q)
+    q = actions.add_parser(
+        "report",
+        help="render the cached results into one self-contained HTML page",
+        description="Render every study result cached in DIR (one section per study and profile) into one HTML "
+        "file with figures inline: it opens offline in any browser. Example: cnnlab study report runs/studies",
+    )
+    q.add_argument("out_dir", metavar="DIR", help="a directory written by 'cnnlab study run --out'")
+    q.add_argument("--out", metavar="HTML", help="the report file (default DIR/report.html)")
+    _add_debug(q)
 
 
 def _parse_bool(text: str) -> bool:
@@ -510,6 +581,37 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_study(args: argparse.Namespace) -> int:
+    from . import studies
+    from .studies.report import format_studies, format_study, format_verdicts, write_report
+
+    if args.action == "list":
+        ids = studies.list_studies()
+        if args.json:
+            rows = [{"id": i, "title": studies.get_study(i).title, "claim": studies.get_study(i).claim} for i in ids]
+            print(json.dumps(rows, indent=2))
+        else:
+            print(format_studies([studies.get_study(i) for i in ids]))
+        return 0
+    if args.action == "show":
+        print(format_study(studies.get_study(args.study_id)))
+        return 0
+    if args.action == "run":
+        finished = studies.run_studies(
+            args.study_ids, profile=args.profile, seeds=args.seeds, first_seed=args.first_seed, arms=args.arm,
+            jobs=args.jobs, out=args.out, device=args.device, data_dir=args.data_dir, progress=sys.stderr.isatty(),
+            on_result=lambda r: print(f"{r.study.id}: {r.verdict.kind} — {r.verdict.sentence}", flush=True),
+        )  # fmt: skip
+        if finished:
+            print("\n" + format_verdicts(finished))
+        if args.report:
+            print(f"report: {write_report(studies.load_results(args.out), args.report)}")
+        return 0
+    path = write_report(studies.load_results(args.out_dir), args.out or Path(args.out_dir) / "report.html")
+    print(f"report: {path}")
+    return 0
+
+
 _COMMANDS = {
     "models": _cmd_models,
     "summary": _cmd_summary,
@@ -520,6 +622,7 @@ _COMMANDS = {
     "results": _cmd_results,
     "map": _cmd_map,
     "explain": _cmd_explain,
+    "study": _cmd_study,
 }
 
 
@@ -532,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CnnlabError as exc:
         if args.debug:
             raise
-        command = f"{args.command} {args.action}" if args.command == "data" else args.command
+        command = f"{args.command} {args.action}" if args.command in ("data", "study") else args.command
         print(f"cnnlab {command}: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `cnnlab models | head`: the reader left; say nothing more

@@ -99,9 +99,7 @@ def decide(r: Results) -> Verdict:
 def table(r: Results) -> Table:
     rows = []
     for arm in r.arms:
-        collapse = mean_std(r.values(arm, "collapse_error"), digits=1) if arm != "relu" else "—"
-        if arm != "relu":
-            collapse = f"{r.values(arm, 'collapse_error').max():.1e}"
+        collapse = f"{r.values(arm, 'collapse_error').max():.1e}" if arm != "relu" else "—"
         rows.append((arm, mean_std(r.values(arm, "test_accuracy"), 100), mean_std(r.values(arm, "train_loss"), 1, 3),
                      collapse))  # fmt: skip
     return Table(("arm", "test accuracy %", "final train loss", "max rel. error vs A·x+b"), tuple(rows))

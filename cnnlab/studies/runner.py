@@ -7,6 +7,7 @@ as many threads as the machine has cores.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import shlex
@@ -91,7 +92,9 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _worker_run(unit: Unit, device: str, data_dir: str | None) -> dict[str, Any]:
+def _worker_run(unit: Unit, module: str, device: str, data_dir: str | None) -> dict[str, Any]:
+    if unit.study not in list_studies():  # a study registered outside cnnlab: import the module that defines it
+        importlib.import_module(module)
     return run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir)
 
 
@@ -239,7 +242,8 @@ def _run_parallel(todo, jobs, device, data_dir, land, bar) -> None:
             while queue or pending:
                 while queue and len(pending) < jobs * 2:  # a short queue: a failed unit stops the rest soon
                     unit = queue.pop(0)
-                    pending[pool.submit(_worker_run, unit, device, data_dir)] = unit
+                    module = get_study(unit.study).run.__module__
+                    pending[pool.submit(_worker_run, unit, module, device, data_dir)] = unit
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     unit = pending.pop(future)
