@@ -1,8 +1,7 @@
 import pytest
+from _toy_study import make
 
 from cnnlab.studies import _registry
-
-from _toy_study import make
 
 
 @pytest.fixture
