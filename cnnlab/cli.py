@@ -269,7 +269,7 @@ def _add_study_parser(commands) -> None:
         description="Run every (arm, seed) of the named studies that is not cached under --out yet, then print "
         "each verdict as it lands. A killed run continues where it stopped when run again; a changed design is "
         "measured again. Run one (study, arm, seed) alone with --arm and --first-seed/--seeds 1, e.g. from a "
-        "scheduler's job array, into a shared --out. Example: cnnlab study run dropout descent --jobs 2",
+        "scheduler's job array, into a shared --out. Example: cnnlab study run overfitting-cures descent --jobs 2",
     )
     q.add_argument("study_ids", nargs="*", metavar="ID", help="study ids, or 'all' (default: all)")
     q.add_argument("--profile", choices=("quick", "full"), default="quick",
