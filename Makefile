@@ -1,8 +1,11 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
-# Each creates .venv when absent and installs what it needs. The torch requirement comes from TORCH_SPEC so that
-# CI (and machines without a GPU) can pin a CPU build: `make test TORCH_SPEC=torch==2.13.0`.
+# Each creates .venv when absent and installs what it needs. TORCH_SPEC is the torch requirement (CI pins a version:
+# .ci/run). TORCH_INDEX, when set, is the package index torch alone is installed from; on a machine without a GPU,
+# PyTorch's CPU wheels skip the multi-gigabyte CUDA download:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
 PYTHON ?= python3
 TORCH_SPEC ?= torch
+TORCH_INDEX ?=
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cnnlab-installed
@@ -11,7 +14,7 @@ STAMP := $(VENV)/.cnnlab-installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)") "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 

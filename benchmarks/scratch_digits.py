@@ -1,6 +1,6 @@
 """Train the scratch LeNet-5 on the embedded digits with several seeds; print test accuracy mean ± std and time.
 
-The claim in the README ("≥ 97% test accuracy") rests on this run, not on one lucky seed.
+The accuracy in benchmarks/README.md ("≥ 97% test accuracy") rests on this run, not on one lucky seed.
 
     .venv/bin/python benchmarks/scratch_digits.py                       # tanh / average pooling, seeds 0-4
     .venv/bin/python benchmarks/scratch_digits.py --act relu --pool max --seeds 10

@@ -1,14 +1,14 @@
 """How hard is `shapes`? Test accuracy of a linear classifier and of a small CNN at each difficulty.
 
 A plain PyTorch loop (Adam, cross-entropy) over cnnlab's loaders: the linear model sees the normalized pixels, the
-small CNN is three conv-BN-ReLU-pool stages (16-32-64 channels) and a linear head. The issue asks that the linear
-model stay well below the CNN at the default difficulty (0.5), and that deeper or better-regularized nets can show
+small CNN is three conv-BN-ReLU-pool stages (16-32-64 channels) and a linear head. The linear model should stay
+well below the CNN at the default difficulty (0.5), and deeper or better-regularized nets should be able to show
 their advantage there: a second table trains a deeper CNN (two convs per stage) and both with augmentation.
 
 Also times building 10,000 samples against a baseline measured in the same run: decoding the same 10,000 images
 from PNG with Pillow (what an image-folder loader pays).
 
-    .venv/bin/python benchmarks/shapes_difficulty.py            # the README's table
+    .venv/bin/python benchmarks/shapes_difficulty.py            # the tables in benchmarks/README.md
     .venv/bin/python benchmarks/shapes_difficulty.py --quick    # a smaller run, a few minutes
 """
 

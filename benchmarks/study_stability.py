@@ -5,7 +5,7 @@ A quick verdict must not depend on which seeds were drawn: each study is run wit
 wall time per seed set (what `make demo` spends on studies) and each study's summed compute time.
 
     .venv/bin/python benchmarks/study_stability.py                 # all studies, --jobs = cores
-    .venv/bin/python benchmarks/study_stability.py descent dropout --jobs 1
+    .venv/bin/python benchmarks/study_stability.py descent optimizers --jobs 1
     .venv/bin/python benchmarks/study_stability.py --out runs/stability    # keep (and reuse) the caches
 
 Exits 1 when a verdict differs between the seed sets.

@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Print each layer's output shape, parameters and multiply-accumulates (conv and FC), then totals. "
             f"NAME is a model ('cnnlab models') or a block ({', '.join(BLOCKS)}); several names are compared. "
-            "Example, the note's bottleneck arithmetic: "
+            "Example, a bottleneck against a basic block: "
             "cnnlab summary bottleneck basic_block --input 256,56,56 --norm none --no-bias"
         ),
     )
@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_debug(p)
 
     p = commands.add_parser(
-        "explain", help="worked examples from the note, computed", description="Worked examples, with numbers."
+        "explain", help="worked examples (backpropagation), computed", description="Worked examples, with numbers."
     )
     _add_debug(p)
     topics = p.add_subparsers(dest="topic", metavar="TOPIC", parser_class=_Parser, required=True)
@@ -485,8 +485,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError("name a model to train, e.g. 'cnnlab train lenet5 --data digits'")
         result = train(config)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        accuracy = "" if result.test_accuracy != result.test_accuracy else f"test accuracy {result.test_accuracy:.4f}  "
         print(
-            f"test accuracy {result.test_accuracy:.4f}  test loss {result.test_loss:.4f}  "
+            f"{accuracy}test loss {result.test_loss:.4f}  "
             f"({result.epochs} epochs, {result.steps} steps, {result.seconds:.1f} s)  run: {result.run_dir}"
         )
     return 0
@@ -563,6 +564,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     dataset = _load(args)
     if args.action == "show":
         print(datasets.describe(dataset))
+        if isinstance(dataset, datasets.TensorDataset) and dataset.images.shape[1] not in (1, 3):
+            # sequences (adding) or points: nothing to draw as pictures
+            return 0
         out = datasets.save_grid(dataset, args.out or f"{args.name}.png", n=args.n)
         print(f"grid of {min(args.n, len(dataset))} samples: {out}")
         return 0
@@ -597,10 +601,12 @@ def _cmd_study(args: argparse.Namespace) -> int:
         print(format_study(studies.get_study(args.study_id)))
         return 0
     if args.action == "run":
+        from tqdm import tqdm  # tqdm.write keeps the progress bar intact below the printed verdicts
+
         finished = studies.run_studies(
             args.study_ids, profile=args.profile, seeds=args.seeds, first_seed=args.first_seed, arms=args.arm,
             jobs=args.jobs, out=args.out, device=args.device, data_dir=args.data_dir, progress=sys.stderr.isatty(),
-            on_result=lambda r: print(f"{r.study.id}: {r.verdict.kind} — {r.verdict.sentence}", flush=True),
+            on_result=lambda r: tqdm.write(f"{r.study.id}: {r.verdict.kind} — {r.verdict.sentence}"),
         )  # fmt: skip
         if finished:
             print("\n" + format_verdicts(finished))

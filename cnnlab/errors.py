@@ -53,7 +53,7 @@ def _count(n: int, noun: str) -> str:
 def conv_channel_message(
     where: str, in_channels: int, out_channels: int, kernel_size: tuple[int, int], groups: int, input_shape
 ) -> str:
-    """The note's rule for a convolution: every kernel has as many channels as the input.
+    """The rule of a convolution: every kernel has as many channels as the input.
 
     Shared by the PyTorch layers and the NumPy reference so both speak the same language.
     """

@@ -1,6 +1,7 @@
 """Datasets: embedded ones that work offline, loaders for the real formats, and device-resident batching."""
 
 from ._registry import DatasetInfo, dataset_info, describe, export_dataset, format_datasets, list_datasets, load_dataset
+from .adding import make_adding
 from .augment import build_augment
 from .dataset import TensorDataset, channel_stats
 from .detection import DetectionDataset
@@ -34,6 +35,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "load_digits",
+    "make_adding",
     "make_loader",
     "make_spirals",
     "render_grid",

@@ -11,6 +11,8 @@ import torch
 from .._signature import check_kwargs, keyword_names
 from ..errors import ConfigError, DataError, unknown_name
 from . import shapes
+from .adding import CLASSES as CLASSES_ADDING
+from .adding import load_adding
 from .cifar import CIFAR10_CLASSES, load_cifar
 from .coco import ANNOTATIONS, load_coco, write_coco
 from .dataset import TensorDataset
@@ -31,7 +33,7 @@ class DatasetInfo:
 
     Attributes:
         name: the registry name.
-        task: the default task: 'classification', 'multilabel' or 'detection'.
+        task: the default task: 'classification', 'multilabel', 'detection' or 'regression'.
         description: one line.
         input_size: (C, H, W) of one image, None where it depends on the files.
         classes: class names, None where they depend on the files.
@@ -98,6 +100,12 @@ _TABLE: dict[str, tuple[DatasetInfo, Callable[..., Dataset]]] = {
         DatasetInfo("shapes", "classification", "procedural 32×32 shapes with a difficulty knob; 10,000 / 2,000",
                     (3, 32, 32), shapes.CLASSES, tasks=shapes.TASKS, embedded=True),
         shapes.load_shapes,
+    ),
+    "adding": (
+        DatasetInfo("adding", "regression", "the adding problem: sum the 2 marked values of a T-step sequence "
+                    "(T=100 by default); 10,000 / 2,000, generated", (2, 1, 100), CLASSES_ADDING,
+                    tasks=("regression",), embedded=True),
+        load_adding,
     ),
     "mnist": (
         DatasetInfo("mnist", "classification", "28×28 handwritten digits, 60,000 / 10,000 (IDX files)", (1, 28, 28),
@@ -192,7 +200,7 @@ def export_dataset(dataset: Dataset, out: str | Path) -> Path:
     single-label set as one sub-folder per class (readable by load_dataset('folder', root=out))."""
     if isinstance(dataset, DetectionDataset):
         return write_coco(dataset, out)
-    if isinstance(dataset, TensorDataset) and not dataset.multilabel:
+    if isinstance(dataset, TensorDataset) and not dataset.multilabel and not dataset.regression:
         return write_folder(dataset, out)
     raise ConfigError(f"{dataset.name}: only detection and single-label sets can be exported (as COCO or a folder)")
 
@@ -223,7 +231,10 @@ def describe(dataset: Dataset) -> str:
                                   else f"{len(sizes)} different sizes"))  # fmt: skip
     else:
         lines.append("input: " + "×".join(map(str, dataset.input_size)))
-        if not dataset.multilabel:
+        if dataset.regression:
+            t = dataset.targets
+            lines.append(f"targets: mean {t.mean():.4f}, std {t.std():.4f}, range {t.min():.4f} to {t.max():.4f}")
+        elif not dataset.multilabel:
             counts = torch.bincount(dataset.targets, minlength=len(dataset.classes)).tolist()
             lines.append("per class: " + ", ".join(f"{c} {n}" for c, n in zip(dataset.classes, counts, strict=True)))
     shown = ", ".join(dataset.classes[:12]) + (

@@ -1,4 +1,4 @@
-"""Batched, seeded augmentations — the note's first cure for overfitting ("增加数据量,数据增强").
+"""Batched, seeded augmentations — the first cure for overfitting: more (augmented) data.
 
 Every op maps a batch (B, C, H, W) on any device and a CPU `torch.Generator` to a batch of the same shape. The
 per-sample parameters are drawn on the CPU from that generator and only then moved to the batch's device, so a run

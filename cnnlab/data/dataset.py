@@ -15,7 +15,8 @@ class TensorDataset:
 
     Attributes:
         images: (N, C, H, W) float32 in [0, 1].
-        targets: (N,) int64 class ids for single-label data; (N, K) float32 0/1 for multi-label data.
+        targets: (N,) int64 class ids for single-label data; (N, K) float32 0/1 for multi-label data; (N,)
+            float32 values for regression (`classes` then names the one output).
         classes: class names, index = class id.
         name: dataset name and split, e.g. 'digits/train'.
         mean, std: per-channel statistics of the training split, used to normalize every split alike.
@@ -47,6 +48,11 @@ class TensorDataset:
     def multilabel(self) -> bool:
         """True when each image has a 0/1 target per class (per-class logistic outputs)."""
         return self.targets.dim() == 2
+
+    @property
+    def regression(self) -> bool:
+        """True when each sample's target is a real number (float (N,) targets), learned with the squared error."""
+        return self.targets.dim() == 1 and self.targets.is_floating_point()
 
     @property
     def input_size(self) -> tuple[int, int, int]:

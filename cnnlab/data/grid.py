@@ -82,6 +82,11 @@ def save_grid(dataset, path: str | Path, *, n: int = 16, columns: int | None = N
         ]
         captions = [f"{len(b)} object{'s' * (len(b) != 1)}" for b in boxes]
     elif isinstance(dataset, TensorDataset):
+        if dataset.images.shape[1] not in (1, 3):
+            raise ConfigError(
+                f"{dataset.name}: its samples have {dataset.images.shape[1]} channels (sequences or points, not "
+                "pictures), so there is no picture grid to draw"
+            )
         images = [dataset.images[i] for i in range(n)]
         if dataset.multilabel:
             captions = ["+".join(dataset.classes[k] for k in torch.nonzero(t).flatten()) for t in dataset.targets[:n]]

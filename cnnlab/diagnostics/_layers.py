@@ -27,7 +27,7 @@ from torch import nn
 _RECTIFIERS = (nn.ReLU, nn.ReLU6)
 # A non-zero negative side (Maas et al. 2013; Clevert et al. 2016): units cannot die, but can sit in that region.
 _LEAKY = (nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.CELU, nn.SELU)
-# Bounded outputs whose derivative goes to 0 away from the middle (the note: "值域饱和").
+# Bounded outputs whose derivative goes to 0 away from the middle: they saturate.
 _SATURATING = (nn.Sigmoid, nn.Tanh, nn.Hardsigmoid, nn.Hardtanh)
 _OTHER = (nn.GELU, nn.SiLU, nn.Mish, nn.Softplus, nn.Softsign, nn.Hardswish, nn.LogSigmoid, nn.Tanhshrink)
 

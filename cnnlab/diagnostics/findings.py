@@ -1,7 +1,7 @@
 """Conclusions from the records: vanishing or exploding gradients, dead ReLUs, saturated sigmoid/tanh units.
 
 Pure functions of the records and the thresholds. The thresholds are rules of thumb, each documented where it is
-defined; the cures are the note's (梯度消失、爆炸的解决方案, Dead ReLU, Leaky ReLU).
+defined; each warning names its standard cures (for vanishing and exploding gradients, dead ReLUs, saturation).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .records import LayerRecord, finite
 VANISHING, EXPLODING, DEAD_RELU, SATURATION = "vanishing", "exploding", "dead_relu", "saturation"
 
 CURES = {
-    VANISHING: "use ReLU-family activations, batch normalization or residual connections (the note's cures)",
+    VANISHING: "use ReLU-family activations, batch normalization or residual connections",
     EXPLODING: "clip gradients, lower the learning rate, add batch normalization or start from a smaller "
     "(He/Xavier) initialization",
     DEAD_RELU: "use Leaky ReLU (act='leaky_relu') or a smaller learning rate: one too-large update can push a "

@@ -2,7 +2,7 @@
 
 - `plot_grad_heatmap`: layer × sampled step, colour = log10 of the gradient norm. Vanishing gradients show as a
   dark band on the input side that stays dark; exploding ones as a bright band that grows.
-- `plot_grad_depth`: gradient norm against depth at a few steps; a straight line on the log axis is the note's
+- `plot_grad_depth`: gradient norm against depth at a few steps; a straight line on the log axis is a
   geometric decay (vanishing, falling toward the input) or growth (exploding, rising toward the input).
 - `plot_units`: fraction of dead ReLU units and of saturated sigmoid/tanh outputs over steps, one line per layer.
 """

@@ -69,8 +69,8 @@ class GradientBuffer:
     global norm one reduction.
 
     PyTorch's default gives each gradient its own tensor, so the norm logged every step takes a reduction per
-    parameter, and after the backward pass these run cold: on LeNet-5's 8-ms CPU steps the per-tensor norms cost
-    ~1.4% of the step (110 µs), the single dot product ~0.5% (37 µs). Each view has its parameter's strides
+    parameter, and after the backward pass these run cold: a visible share of a small net's CPU step, far more
+    than one dot product (timings in benchmarks/README.md). Each view has its parameter's strides
     (PyTorch's gradient layout contract, which optimizers and DDP expect), and the backward pass adds into it in
     place — what DDP's `gradient_as_bucket_view` does. The gradients are the same numbers (0 + g = g). Unlike
     `zero_grad(set_to_none=True)`, a parameter that gets no gradient in a step has a zero gradient, not None.
@@ -103,8 +103,8 @@ class GradientBuffer:
     def norm(self) -> torch.Tensor:
         """Global L2 norm of the gradients."""
         if all(p.grad is view for p, view in zip(self.params, self.views, strict=True)):
-            # √(g·g): a BLAS dot product, cheaper than linalg.vector_norm (37 against 60 µs after a LeNet-5 step on
-            # a CPU), as accurate here and overflowing at the same 3.4e38 (neither rescales)
+            # √(g·g): a BLAS dot product, cheaper than linalg.vector_norm, as accurate here and overflowing at the
+            # same 3.4e38 (neither rescales)
             return torch.dot(self.flat, self.flat).sqrt()
         return grad_norm(self.params)
 

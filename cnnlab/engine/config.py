@@ -38,6 +38,11 @@ class TrainConfig:
     act: str | None = _f(None, "activation everywhere, e.g. 'relu', 'sigmoid', 'leaky_relu:0.1'")
     norm: str | None = _f(None, "normalization everywhere: 'batch', 'layer', 'instance', 'group', 'weight', 'none'")
     dropout: float | None = _f(None, "dropout probability of the classifier")
+    init: str = _f(
+        "default",
+        "weight initialization: 'default' (PyTorch's), 'xavier', 'xavier_normal', 'he', 'he_uniform', 'he_fan_out', "
+        "'orthogonal'; ':GAIN' multiplies it ('he:2.0' explodes, 'xavier:0.5' vanishes, on purpose)",
+    )
     model_kwargs: dict[str, Any] = field(
         default_factory=dict, metadata={"help": "any other model keyword, e.g. {small_input = true}"}
     )
@@ -57,6 +62,11 @@ class TrainConfig:
         default_factory=lambda: [30.0, 60.0, 90.0], metadata={"help": "multistep: epochs of decays"}
     )
     gamma: float = _f(0.1, "step and multistep: decay factor")
+    pretrain: str = _f(
+        "",
+        "'layerwise' or 'layerwise:EPOCHS': greedy unsupervised pretraining of an MLP's hidden layers, each an "
+        "autoencoder of the one below, before supervised fine-tuning of the whole net",
+    )
     # regularization
     l1: float = _f(0.0, "λ of an explicit L1 penalty Σ|w| on conv and FC weights")
     l2: float = _f(0.0, "λ of an explicit L2 penalty ½Σw² on conv and FC weights")

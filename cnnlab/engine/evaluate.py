@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import AbstractContextManager
 
 import torch
@@ -28,21 +29,24 @@ def evaluate(
     memory_format: torch.memory_format = torch.contiguous_format,
     threshold: float = 0.5,
 ) -> dict[str, float]:
-    """Mean loss and accuracy of `model` over every sample of `loader`, each counted exactly once across ranks."""
+    """Mean loss and accuracy of `model` over every sample of `loader`, each counted exactly once across ranks
+    (the accuracy is NaN for regression data, which has none)."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, samples
     loader.epoch, loader.position = 0, 0
+    regression = False
     for batch in loader:
         if batch.targets.shape[0] == 0:  # a rank's share of the last batch can be empty
             continue
         with autocast:
             logits = main_logits(model(batch.inputs.contiguous(memory_format=memory_format)))
+        regression = batch.targets.dim() == 1 and batch.targets.is_floating_point()
         totals[0] += loss_sum(loss, logits, batch.targets).double()
         totals[1] += correct_count(logits, batch.targets, threshold=threshold).double()
         totals[2] += batch.targets.shape[0]
     all_reduce_sum(totals, world)
     model.train(was_training)
     loss_value, correct, n = totals.tolist()
-    return {"loss": loss_value / n, "accuracy": correct / n}
+    return {"loss": loss_value / n, "accuracy": math.nan if regression else correct / n}

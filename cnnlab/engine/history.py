@@ -68,8 +68,8 @@ class Progress:
     """A tqdm bar over each epoch's steps, shown only when stderr is a terminal (and `enabled`).
 
     The bar is redrawn at most every `interval` seconds (tqdm's default is 0.1 s; a redraw, with its values asked
-    for and formatted, costs ~0.3 ms right after a training step, 0.3% of a run when done ten times a second),
-    and the values after it (loss, accuracy, learning rate) are asked for only then, not at every step. The clock
+    for and formatted, is costly right after a training step, whose data have left the caches), and the values
+    after it (loss, accuracy, learning rate) are asked for only then, not at every step. The clock
     runs across epochs: a new epoch's bar starts with the values last shown.
     """
 

@@ -16,12 +16,14 @@ from ..errors import ConfigError, unknown_name
 LOSSES = ("auto", "ce", "bce", "mse")
 
 
-def resolve_loss(name: str, multilabel: bool) -> str:
-    """'auto' → 'bce' for multi-label data, 'ce' otherwise; checks the combination."""
+def resolve_loss(name: str, multilabel: bool, regression: bool = False) -> str:
+    """'auto' → 'mse' for regression, 'bce' for multi-label data, 'ce' otherwise; checks the combination."""
     if name not in LOSSES:
         raise unknown_name("loss", name, LOSSES)
     if name == "auto":
-        return "bce" if multilabel else "ce"
+        return "mse" if regression else "bce" if multilabel else "ce"
+    if regression and name != "mse":
+        raise ConfigError(f"regression data (a real-valued target per sample) needs --loss mse, not {name}")
     if name == "ce" and multilabel:
         raise ConfigError("softmax cross-entropy picks one class per image; multi-label data needs --loss bce")
     return name
@@ -30,7 +32,8 @@ def resolve_loss(name: str, multilabel: bool) -> str:
 def loss_sum(
     name: str, logits: torch.Tensor, targets: torch.Tensor, *, label_smoothing: float = 0.0, reduction: str = "sum"
 ) -> torch.Tensor:
-    """Loss of a batch, summed over its samples (or their mean). `targets`: class ids (N,) or 0/1 per class (N, K).
+    """Loss of a batch, summed over its samples (or their mean). `targets`: class ids (N,), 0/1 per class (N, K),
+    or real values (N,) float for regression (then `logits` is (N, 1) and the loss is the squared error).
 
     Args:
         name: 'ce', 'bce' or 'mse' (MSE of softmax-free scores against one-hot or 0/1 targets).
@@ -40,6 +43,8 @@ def loss_sum(
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
     logits = logits.float()
+    if targets.dim() == 1 and targets.is_floating_point():  # regression: (N, 1) outputs against (N,) values
+        return F.mse_loss(logits.view(-1), targets.float(), reduction=reduction)
     if name == "ce":
         return F.cross_entropy(logits, targets, reduction=reduction, label_smoothing=label_smoothing)
     dense = targets.float() if targets.dim() == 2 else F.one_hot(targets, logits.shape[1]).float()
@@ -52,7 +57,10 @@ def loss_sum(
 
 
 def correct_count(logits: torch.Tensor, targets: torch.Tensor, *, threshold: float = 0.5) -> torch.Tensor:
-    """Correct predictions in the batch: argmax for class ids; every class right (exact match) for multi-label."""
+    """Correct predictions in the batch: argmax for class ids; every class right (exact match) for multi-label;
+    none for regression, which has no accuracy."""
+    if targets.dim() == 1 and targets.is_floating_point():
+        return torch.zeros((), dtype=torch.int64, device=targets.device)
     if targets.dim() == 1:
         return (logits.argmax(dim=1) == targets).sum()
     predicted = torch.sigmoid(logits.float()) > threshold

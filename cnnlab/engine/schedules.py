@@ -6,7 +6,7 @@ step alone, it needs no state of its own: a resumed run recomputes the exact rat
     constant     1
     step         gamma^floor(t / step_size)
     multistep    gamma^(number of milestones ≤ t)
-    cos          min_factor + (1 − min_factor)·(1 + cos(π·t / total)) / 2       (the note's lr_decay_type cos)
+    cos          min_factor + (1 − min_factor)·(1 + cos(π·t / total)) / 2       (cosine decay)
     warmup_cos   linear from 1/warmup to 1 over `warmup` steps, then cos over the rest
     onecycle     Smith & Topin (2019), as torch's OneCycleLR: cos from 1/div up to 1 over pct·total steps,
                  then cos down to 1/(div·final_div)

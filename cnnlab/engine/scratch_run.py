@@ -25,7 +25,7 @@ _SCHEDULES = {"cos": "cosine", "constant": "constant"}
 # Features of the torch trainer the NumPy one lacks, with the value that means "not used".
 _UNSUPPORTED = {
     "l1": 0.0, "l2": 0.0, "clip_norm": None, "clip_value": None, "label_smoothing": 0.0, "early_stopping": 0,
-    "checkpoint_every": 0, "compile": False, "tensorboard": False, "diagnose": False, "amp": "off",
+    "checkpoint_every": 0, "compile": False, "tensorboard": False, "diagnose": False, "amp": "off", "pretrain": "",
 }  # fmt: skip
 
 
@@ -43,6 +43,8 @@ def train_scratch(config: TrainConfig, log: Callable[[str], None] = print):
     if config.loss not in ("auto", "ce"):
         raise ConfigError("--engine scratch trains with softmax cross-entropy (--loss ce)")
     train_full = load_split(config, config.train_split)
+    if train_full.regression or train_full.multilabel:
+        raise ConfigError(f"--engine scratch trains single-label classifiers; {train_full.name} needs the torch engine")
     train_data, _ = hold_out(train_full, config.val_fraction, config.seed)
     test_data = load_split(config, config.test_split)
     kwargs = model_keywords(config, train_full.num_classes, train_full.input_size)

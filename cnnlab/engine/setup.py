@@ -66,6 +66,8 @@ def model_keywords(config: TrainConfig, num_classes: int, input_size: tuple[int,
     for key in ("act", "norm", "dropout"):
         if getattr(config, key) is not None:
             kwargs[key] = getattr(config, key)
+    if config.init != "default":
+        kwargs["init"] = config.init
     kwargs.update(config.model_kwargs)
     return kwargs
 

@@ -1,4 +1,4 @@
-"""Building blocks of classic CNNs, each a switchable component (see the note's 卷积组件 and 正则化 sections)."""
+"""Building blocks of classic CNNs, each a switchable component: convolutions, pooling, norms, blocks, heads."""
 
 from ._named import name_layers
 from .activations import ACT_NAMES, ActSpec, create_act, get_act_layer
@@ -8,6 +8,7 @@ from .conv import Conv2d, ConvNormAct
 from .dense import DenseBlock, DenseLayer, Transition
 from .heads import ClassifierHead
 from .inception import Inception
+from .init import init_weights
 from .inplace import set_inplace
 from .linear import Linear, LinearNormAct
 from .merge import Add, Concat
@@ -45,6 +46,7 @@ __all__ = [
     "create_norm",
     "create_pool",
     "get_act_layer",
+    "init_weights",
     "is_weight_norm",
     "make_shortcut",
     "name_layers",

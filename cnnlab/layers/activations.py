@@ -1,4 +1,4 @@
-"""Activation factory: the note's linear, sigmoid, tanh, ReLU and Leaky ReLU, plus ELU, GELU and SiLU.
+"""Activation factory: the classic linear, sigmoid, tanh, ReLU and Leaky ReLU, plus ELU, GELU and SiLU.
 
 A spec is a name ('relu'), a name with its one parameter ('leaky_relu:0.1' sets the negative slope,
 'elu:0.5' sets alpha), a module class or a zero-argument callable (e.g. `functools.partial(nn.LeakyReLU, 0.2)`),
@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .._spec import parse_spec
 from ..errors import ConfigError, unknown_name
-from ._spec import parse_spec
 
 ActSpec = str | Callable[[], nn.Module] | None
 

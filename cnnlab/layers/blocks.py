@@ -50,7 +50,7 @@ class ZeroPadShortcut(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride > 1:
             # = x[:, :, ::s, ::s], but a 1×1 pooling keeps the gradient in x's layout: slicing's backward writes into
-            # NCHW zeros, and a channels_last network then pays a mixed-layout ReLU backward (12× slower on CPU).
+            # NCHW zeros, and a channels_last network then pays a mixed-layout ReLU backward (far slower on CPU).
             x = F.avg_pool2d(x, 1, self.stride)
         return F.pad(x, (0, 0, 0, 0, 0, self.extra))  # (N, C, h, w) -> (N, C + extra, h, w)
 

@@ -18,7 +18,7 @@ def _basic_block(in_channels: int, out_channels: int | None = None, **kwargs) ->
 
 
 def _bottleneck(in_channels: int, mid_channels: int | None = None, **kwargs) -> nn.Module:
-    # Default: the note's 256 → 64 → 256, a quarter of the channels in the middle and back to in_channels.
+    # Default: ResNet-50's 256 → 64 → 256, a quarter of the channels in the middle and back to in_channels.
     mid = mid_channels or max(1, in_channels // 4)
     return Bottleneck(in_channels, mid, kwargs.pop("out_channels", in_channels), **kwargs)
 

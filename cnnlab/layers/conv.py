@@ -14,7 +14,7 @@ from .norm import NormSpec, create_norm, is_weight_norm, weight_norm
 
 
 class Conv2d(NamedLayer, nn.Conv2d):
-    """`nn.Conv2d` (same parameters, same state dict) whose channel mismatch error speaks the note's language.
+    """`nn.Conv2d` (same parameters, same state dict) whose channel mismatch error says what each kernel expects.
 
     Each output channel is one kernel of shape (in_channels / groups, kh, kw): the kernel's channels multiply the
     input's channels one to one and are summed, so the input must have exactly `in_channels` channels.

@@ -15,7 +15,7 @@ from .pooling import create_pool
 class Inception(nn.Module):
     """1×1 | 1×1 → 3×3 | 1×1 → k×k | 3×3 max-pool → 1×1, concatenated along channels.
 
-    The 1×1 convs before the 3×3 and k×k convs reduce channels first (the note's dimensionality reduction), which
+    The 1×1 convs before the 3×3 and k×k convs reduce channels first (dimensionality reduction), which
     keeps the wide module affordable. Output channels: c1 + c3 + c5 + pool_proj.
 
     Args:

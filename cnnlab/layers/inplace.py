@@ -1,11 +1,11 @@
 """In-place ReLUs and residual adds, where autograd allows them, as torchvision's ResNets run.
 
 A ReLU that follows a conv or a norm may overwrite that layer's output (neither backward pass needs it), and a
-residual block may add its shortcut into the fresh output of its last conv or norm. Fewer fresh tensors per step:
-resnet20 trains 5–7% faster on 2 CPU cores (benchmarks/engine_speed.py). The price: a forward hook that keeps a
-reference to a conv's or norm's output sees it overwritten later in the forward pass, so `cnnlab.create` builds
-models out-of-place and the trainer switches this on (`TrainConfig.inplace`); cnnlab's own diagnostics read each
-output inside its hook and are unaffected.
+residual block may add its shortcut into the fresh output of its last conv or norm. Fewer fresh tensors per step
+make training faster (benchmarks/engine_speed.py). The price: a forward hook that keeps a reference to a conv's or
+norm's output sees it overwritten later in the forward pass, so `cnnlab.create` builds models out-of-place and the
+trainer switches this on (`TrainConfig.inplace`); cnnlab's own diagnostics read each output inside its hook and are
+unaffected.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Normalization factory: the note's BatchNorm, LayerNorm, InstanceNorm, GroupNorm and WeightNorm.
+"""Normalization factory: BatchNorm, LayerNorm, InstanceNorm, GroupNorm and WeightNorm.
 
 The first four normalize activations and are layers; they differ only in which axes of an (N, C, H, W) batch share
 one mean and variance:
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from torch import nn
 from torch.nn.utils import parametrizations
 
+from .._spec import parse_spec
 from ..errors import ConfigError, unknown_name
-from ._spec import parse_spec
 
 NormSpec = str | Callable[[int], nn.Module] | None
 

@@ -1,4 +1,4 @@
-"""Pooling: the note's way to compress a feature map (max, average) and the global average pool of modern heads."""
+"""Pooling: the way to compress a feature map (max, average) and the global average pool of modern heads."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class GlobalPool2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # A pooling window the size of the map rather than x.mean(dim=(-2, -1)): same values, but the backward pass
         # of a reduction hands back an NCHW gradient, which meets a channels_last network in a mixed-layout kernel
-        # (12× slower for the ReLU before it on CPU); a pooling kernel keeps the gradient in the input's layout.
+        # (far slower for the ReLU before it on CPU); a pooling kernel keeps the gradient in the input's layout.
         if self.kind == "avg":
             x = F.avg_pool2d(x, x.shape[-2:])
         else:
@@ -68,8 +68,8 @@ def flatten(x: torch.Tensor) -> torch.Tensor:
     """`x.flatten(1)`, except that a channels_last feature map gets its gradient back channels_last.
 
     Plain flatten's backward is a view in NCHW order; the pooling or ReLU before it would then run its backward on
-    one NCHW and one channels_last tensor, a slow mixed-layout path (7 ms instead of 0.6 ms for a ReLU on
-    128×16×32×32 on 2 CPU cores). One copy of the small pre-head gradient avoids that.
+    one NCHW and one channels_last tensor, a slow mixed-layout path. One copy of the small pre-head
+    gradient avoids that.
     """
     if x.dim() == 4 and x.requires_grad and not x.is_contiguous() and _is_channels_last(x):
         return _FlattenChannelsLast.apply(x)

@@ -1,6 +1,6 @@
 """Boxes: format conversion, area, IoU / GIoU / DIoU / CIoU, the IoU losses and non-maximum suppression.
 
-The note's definitions, for boxes A and B and C the smallest box enclosing both:
+Definitions, for boxes A and B and C the smallest box enclosing both:
 
     IoU  = |A ∩ B| / |A ∪ B|
     GIoU = IoU − |C \\ (A ∪ B)| / |C|                                   (Rezatofighi et al. 2019)

@@ -1,6 +1,6 @@
 """Classification metrics: accuracy, top-k, confusion matrix, precision / recall / F1, PR curves and AP.
 
-The note: precision is the share of the predictions of a class that are right (of the melons picked, how many are
+Precision is the share of the predictions of a class that are right (of the melons picked, how many are
 good); recall is the share of a class's examples that were found (of the good melons, how many were picked).
 With tp, fp, fn the true positives, false positives and false negatives of a class:
 

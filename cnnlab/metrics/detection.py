@@ -1,6 +1,6 @@
 """Detection metrics: COCO mAP exactly as pycocotools computes it (bbox), and PASCAL VOC AP (`voc.py`).
 
-The note: a detection is correct when its IoU with a ground truth reaches a threshold (usually 0.5); AP is the
+A detection is correct when its IoU with a ground truth reaches a threshold (usually 0.5); AP is the
 area under a category's precision-recall curve; mAP averages AP over categories; mAP-50 uses IoU 0.5, and COCO's
 mAP averages over the 10 IoU thresholds 0.50, 0.55, ..., 0.95.
 

@@ -3,7 +3,7 @@
 Each family lives in its own module and registers its builders when imported here.
 """
 
-from . import alexnet, densenet, googlenet, lenet, mlp, nin, resnet, resnet_cifar, small_cnn, vgg  # noqa: F401
+from . import alexnet, densenet, googlenet, lenet, mlp, nin, recurrent, resnet, resnet_cifar, small_cnn, vgg  # noqa: F401
 from ._base import Classifier
 from ._registry import create, list_models, model_doc, model_kwargs, register_model
 from .alexnet import AlexNet
@@ -12,6 +12,7 @@ from .googlenet import GoogLeNet, GoogLeNetOutputs
 from .lenet import LeNet5
 from .mlp import MLP
 from .nin import NiN
+from .recurrent import RecurrentNet
 from .resnet import ResNet
 from .resnet_cifar import CifarResNet
 from .small_cnn import SmallCNN
@@ -31,6 +32,7 @@ __all__ = [
     "LeNet5",
     "ModelSummary",
     "NiN",
+    "RecurrentNet",
     "ResNet",
     "SmallCNN",
     "create",

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from torch import nn
 
 from .._signature import check_kwargs, keyword_names
+from .._spec import parse_init
 from ..errors import ConfigError, unknown_name
-from ..layers import name_layers
+from ..layers import init_weights, name_layers
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 _ACCEPTS: dict[str, frozenset[str]] = {}
@@ -46,15 +47,19 @@ def register_model(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
     return fn
 
 
-def create(name: str, **kwargs) -> nn.Module:
+def create(name: str, *, init: str = "default", **kwargs) -> nn.Module:
     """Build model `name` with keyword arguments such as num_classes, in_channels, act, norm, dropout.
 
-    Unknown names and unknown keyword arguments raise ConfigError (a ValueError) with close matches.
+    `init` re-draws every conv, linear and recurrent weight by a scheme: 'default' (the model's own), 'xavier',
+    'xavier_normal', 'he', 'he_uniform', 'he_fan_out', 'orthogonal', with an optional gain ('he:2.0'); see
+    `cnnlab.layers.init_weights`. Unknown names and keyword arguments raise ConfigError (a ValueError) with close
+    matches.
     """
     if name not in _MODELS:
         raise unknown_name("model", name, _MODELS)
     check_kwargs(f"model {name!r}", kwargs, _ACCEPTS[name])
-    return name_layers(_MODELS[name](**kwargs))
+    parse_init(init)  # a bad spec fails before the model is built
+    return init_weights(name_layers(_MODELS[name](**kwargs)), init)
 
 
 def list_models(pattern: str | None = None) -> list[str]:

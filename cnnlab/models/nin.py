@@ -13,8 +13,8 @@ class NiN(Classifier):
     """The paper's CIFAR-10 network: three mlpconv blocks; the last one has one channel per class and a global
     average pool turns each channel into a class score, replacing the fully connected head.
 
-    The 1×1 convs act as a small fully connected network applied at every pixel (the note's 1×1 convolution that
-    mixes channels with a non-linearity after it). The last 1×1 conv has no activation, so scores can be negative.
+    The 1×1 convs act as a small fully connected network applied at every pixel: each mixes the channels of one
+    pixel, with a non-linearity after it. The last 1×1 conv has no activation, so scores can be negative.
 
     Args:
         num_classes, in_channels: outputs and image channels.

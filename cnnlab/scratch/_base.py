@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
+from .._spec import init_std, parse_init
 from ..errors import ConfigError
 
 
@@ -184,3 +185,38 @@ def uniform_init(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, 
     """
     bound = 1.0 / np.sqrt(fan_in)
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def draw_init(rng: np.random.Generator, weight: np.ndarray, scheme: str, gain: float) -> np.ndarray:
+    """New weights shaped like `weight` (out, in, *kernel) by an init scheme of `cnnlab._spec` ('he_normal', …),
+    the NumPy counterpart of `cnnlab.layers.init_weights`; the standard deviations follow `init_std`."""
+    shape = weight.shape
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    if scheme == "default":
+        return weight * gain
+    if scheme == "orthogonal":  # QR of a Gaussian matrix, signs fixed by R's diagonal (as torch.nn.init)
+        flat = rng.standard_normal((shape[0], fan_in))
+        q, r = np.linalg.qr(flat.T if shape[0] < fan_in else flat)
+        q *= np.sign(np.diag(r))
+        q = q.T if shape[0] < fan_in else q
+        return (gain * q).reshape(shape).astype(weight.dtype)
+    std = init_std(scheme, fan_in, fan_out, gain, receptive=receptive)
+    if scheme in ("xavier_uniform", "he_uniform"):
+        bound = std * np.sqrt(3.0)  # U(−a, a) has standard deviation a/√3
+        return rng.uniform(-bound, bound, shape).astype(weight.dtype)
+    return (std * rng.standard_normal(shape)).astype(weight.dtype)
+
+
+def init_layers(model: Layer, init: str, rng: np.random.Generator) -> Layer:
+    """Re-draw every 'weight' of `model`'s layers that have one by `init` ('he:2.0', …); biases become zero."""
+    scheme, gain = parse_init(init)
+    if scheme == "default" and gain == 1.0:
+        return model
+    for _, layer in model.named_layers():
+        if "weight" in layer.params and layer.params["weight"].data.ndim >= 2:
+            param = layer.params["weight"]
+            param.data = draw_init(rng, param.data, scheme, gain)
+            if "bias" in layer.params and scheme != "default":
+                layer.params["bias"].data = np.zeros_like(layer.params["bias"].data)
+    return model

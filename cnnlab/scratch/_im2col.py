@@ -6,8 +6,8 @@ gradient is added back to the pixels the window was read from (pixels shared by 
 
 Memory layout: arrays keep the (N, C, H, W) shape everywhere, but the maps these helpers allocate store the batch
 axis last in memory, (C, H, W, N) as in cuda-convnet. A window row then reads N·kw consecutive numbers instead of
-kw, which made im2col and col2im 2–4× faster on LeNet-5's batches (benchmarks/scratch_step.py). NumPy's element-wise
-operations preserve the layout, so it flows from layer to layer without further copies.
+kw, so im2col and col2im copy long runs (timings in benchmarks/README.md). NumPy's element-wise operations
+preserve the layout, so it flows from layer to layer without further copies.
 """
 
 from __future__ import annotations

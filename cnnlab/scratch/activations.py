@@ -1,11 +1,11 @@
-"""The note's activations, each with its derivative f′ written next to it: ∂l/∂x = ∂l/∂y · f′(x)."""
+"""The classic activations, each with its derivative f′ written next to it: ∂l/∂x = ∂l/∂y · f′(x)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._spec import parse_spec
 from ..errors import ConfigError, unknown_name
-from ..layers._spec import parse_spec
 from ._base import Layer
 
 
@@ -99,7 +99,7 @@ ACT_NAMES: tuple[str, ...] = (*_ACTS, "none")
 
 
 def create_act(act: str | None) -> Layer | None:
-    """The NumPy twin of `cnnlab.layers.create_act` for the note's activations; None for 'none'/None.
+    """The NumPy twin of `cnnlab.layers.create_act` for the classic activations; None for 'none'/None.
 
     Args:
         act: 'linear'/'identity', 'sigmoid', 'tanh', 'relu', 'leaky_relu[:slope]', 'none' or None.

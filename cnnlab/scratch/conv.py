@@ -1,4 +1,4 @@
-"""Convolution as the note describes it — every kernel multiplies all input channels and sums — via im2col + matmul.
+"""Convolution as the definition says — every kernel multiplies all input channels and sums — via im2col + matmul.
 
 Each of the `out_channels` kernels has shape (in_channels, kh, kw). Output pixel (n, o, h, w) is the multiply-and-add
 of kernel o with the window of the (zero-padded) input that starts at (h·stride, w·stride), plus bias o. Copying

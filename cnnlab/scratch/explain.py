@@ -1,4 +1,4 @@
-"""The note's worked example of backpropagation: one neuron, its chain rule with numbers, and autograd beside it.
+"""A worked example of backpropagation: one neuron, its chain rule with numbers, and autograd beside it.
 
     z = w1·x1 + w2·x2 + b,   a = f(z),   l = (a − target)²
     ∂l/∂w1 = ∂l/∂a · ∂a/∂z · ∂z/∂w1 = 2(a − target) · f′(z) · x1
@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from .._spec import parse_spec
 from ..layers import create_act as create_torch_act
-from ..layers._spec import parse_spec
 from .activations import create_act
 from .linear import Linear
 from .losses import MSELoss

@@ -16,7 +16,7 @@ import torch
 
 from ..errors import unknown_name
 from ..models import create as create_torch_model
-from ._base import Layer, Sequential, name_layers
+from ._base import Layer, Sequential, init_layers, name_layers
 from .activations import create_act
 from .conv import Conv2d
 from .dropout import Dropout
@@ -132,18 +132,23 @@ _BUILDERS: dict[str, Callable[..., ScratchClassifier]] = {"lenet5": lenet5, "mlp
 SCRATCH_MODELS: tuple[str, ...] = tuple(_BUILDERS)
 
 
-def build_scratch_model(name: str, *, seed: int = 0, dtype=np.float32, **config) -> ScratchClassifier:
+def build_scratch_model(
+    name: str, *, seed: int = 0, dtype=np.float32, init: str = "default", **config
+) -> ScratchClassifier:
     """Build the scratch twin of zoo model `name` ('lenet5' or 'mlp').
 
     Args:
         name: the zoo model to mirror.
         seed: initializes weights and dropout masks.
         dtype: np.float32 (training) or np.float64 (gradient checks).
+        init: weight initialization, as for `cnnlab.create`: 'default' (PyTorch's), 'xavier', 'he', 'orthogonal' …
+            with an optional gain ('he:2.0'); biases become zero under any other scheme.
         config: the zoo model's keyword arguments (unknown ones raise ConfigError, as `cnnlab.create` does).
     """
     if name not in _BUILDERS:
         raise unknown_name("scratch model", name, SCRATCH_MODELS)
-    return _BUILDERS[name](seed=seed, dtype=dtype, **config)
+    model = _BUILDERS[name](seed=seed, dtype=dtype, **config)
+    return init_layers(model, init, np.random.default_rng([seed, 1]))
 
 
 def to_torch_state_dict(model: Layer) -> dict[str, torch.Tensor]:

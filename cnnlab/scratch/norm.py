@@ -1,4 +1,4 @@
-"""The note's four activation norms, built from two primitives: standardize over some axes, then scale and shift.
+"""The four activation norms, built from two primitives: standardize over some axes, then scale and shift.
 
     batch     standardize over (N, H, W) per channel   (running statistics in evaluation mode)
     group     standardize over (C/G, H, W) per sample and group of channels
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._spec import parse_spec
 from ..errors import ConfigError, ShapeError, shape_str, unknown_name
-from ..layers._spec import parse_spec
 from ..layers.norm import _groups
 from ._base import Layer, Param
 

@@ -1,4 +1,4 @@
-"""Pooling, the note's way to compress a feature map: the maximum or the average of each window, per channel.
+"""Pooling, the way to compress a feature map: the maximum or the average of each window, per channel.
 
 Both loop over the kh·kw offsets of a window, each step one vectorized operation on whole maps: for 2×2 windows
 that is 4 array operations, much faster than reducing tiny window axes of a strided view.

@@ -4,7 +4,7 @@ import torch
 from cnnlab.data import DatasetInfo, dataset_info, list_datasets, load_dataset, load_digits
 from cnnlab.errors import ConfigError
 
-REQUIRED = {"digits", "shapes", "mnist", "fashion_mnist", "cifar10", "cifar100", "folder", "coco"}
+REQUIRED = {"adding", "digits", "shapes", "mnist", "fashion_mnist", "cifar10", "cifar100", "folder", "coco"}
 
 
 def test_registry_names_and_info():

@@ -27,7 +27,7 @@ from cnnlab.diagnostics.plots import default_steps, grad_grid, plot_grad_depth, 
 from cnnlab.engine import TrainState
 from cnnlab.errors import ConfigError
 
-README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+PAGE = (Path(__file__).parents[2] / "docs" / "diagnostics.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -157,11 +157,11 @@ def test_callback_attaches_on_rank_zero_tells_new_warnings_and_saves(digits, loo
     assert other.diagnostics is None and not (tmp_path / "rank1").exists() and len(said) == 1
 
 
-def test_readme_diagnostics_example_runs_and_prints_what_the_readme_shows(tmp_path, monkeypatch, capsys):
-    example = re.search(r"```python\n(# Diagnostics.*?)```\s*```text\n(.*?)```", README, re.S)
+def test_docs_diagnostics_example_runs_and_prints_what_the_page_shows(tmp_path, monkeypatch, capsys):
+    example = re.search(r"```python\n(# Diagnostics.*?)```\s*```text\n(.*?)```", PAGE, re.S)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(example.group(1), "README.md", "exec"), namespace)  # the README's own example, nothing else
+    exec(compile(example.group(1), "docs/diagnostics.md", "exec"), namespace)  # the page's own example, nothing else
     printed = capsys.readouterr().out.splitlines()
     for line in example.group(2).splitlines():
         if line != "...":

@@ -87,8 +87,8 @@ def test_help_is_available(capsys, command):
     assert "usage: cnnlab explain" in capsys.readouterr().out
 
 
-def test_readme_transcript_is_what_the_cli_prints(capsys):
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"\$ (cnnlab explain backprop.*?)\n(.*?)```", readme, re.S)
+def test_docs_transcript_is_what_the_cli_prints(capsys):
+    page = (Path(__file__).parents[2] / "docs" / "scratch.md").read_text(encoding="utf-8")
+    block = re.search(r"\$ (cnnlab explain backprop.*?)\n(.*?)```", page, re.S)
     assert main(block.group(1).split()[1:]) == 0
     assert capsys.readouterr().out == block.group(2)

@@ -17,7 +17,7 @@ from cnnlab.errors import ConfigError
 from cnnlab.scratch.models import build_scratch_model, to_torch
 from cnnlab.scratch.train import evaluate, fit, learning_rate
 
-README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+PAGE = (Path(__file__).parents[2] / "docs" / "scratch.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +27,12 @@ def digits():
 
 @pytest.fixture(scope="module")
 def trained():
-    """The README's example, run as written: ReLU and max pooling, the default recipe, seed 0 (about 10 s)."""
-    code = next(block for block in re.findall(r"```python\n(.*?)```", README, re.S) if "cnnlab.scratch" in block)
+    """docs/scratch.md's example, run as written: ReLU and max pooling, the default recipe, seed 0 (about 10 s)."""
+    code = next(block for block in re.findall(r"```python\n(.*?)```", PAGE, re.S) if "cnnlab.scratch" in block)
     namespace = {}
     out = io.StringIO()
     with threadpool_limits(1), contextlib.redirect_stdout(out):  # small matrices: threads would only contend
-        exec(compile(code, "README.md", "exec"), namespace)  # the README's own example, nothing else
+        exec(compile(code, "docs/scratch.md", "exec"), namespace)  # the page's own example, nothing else
     return namespace["model"], namespace["result"], out.getvalue().splitlines()
 
 
@@ -47,7 +47,7 @@ def test_lenet5_reaches_97_percent_on_digits(trained):
 
 
 def test_classic_tanh_average_pooling_lenet5_trains(digits):
-    # 97.5% ± 0.6% over 10 seeds (README); one seed is asserted with a margin for other BLAS builds
+    # 97.66% ± 0.68% over 10 seeds (benchmarks/README.md); one seed is asserted with a margin for other BLAS builds
     with threadpool_limits(1):
         model = build_scratch_model("lenet5", input_size=8, seed=0)
         result = fit(model, *digits, seed=0, log=None)  # the default recipe
@@ -75,7 +75,8 @@ def test_trained_weights_run_in_the_torch_twin(trained, digits):
     accuracy = float((theirs.argmax(axis=1) == test.targets.numpy()).mean())
     assert accuracy == result.test_accuracy
     loss, acc = evaluate(model, test)
-    assert acc == result.test_accuracy and math.isclose(loss, result.test_loss)
+    # float32 sums: the BLAS may split a matrix product differently from one call to the next (threads, alignment)
+    assert acc == result.test_accuracy and math.isclose(loss, result.test_loss, rel_tol=1e-6)
 
 
 def test_training_is_reproducible(digits):
