@@ -8,12 +8,13 @@ residual nets have exactly as many parameters as the plain ones.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from torch import nn
 
 from ..errors import ConfigError
 from ..layers import ActSpec, BasicBlock, ClassifierHead, ConvNormAct, NormSpec
-from ._base import Classifier, check_common, kaiming_init_
+from ._base import Classifier, check_common, kaiming_init_, pair
 from ._registry import register_model
 from .resnet import make_stage, without_shortcuts
 
@@ -28,6 +29,9 @@ class CifarResNet(Classifier):
         dropout: before the final FC (classic: none).
         residual: 'zero_pad' (option A, the paper's CIFAR choice), 'identity' (projection where shapes change),
             'projection' or 'none' (plain).
+        widths: channels of the three stages (the paper's 16, 32, 64); the stem has widths[0]. Narrower nets, such
+            as (4, 8, 16), train deep stacks on a CPU in seconds.
+        input_size: image size, int or (H, W) (any size works: the head pools globally); recorded for `summary`.
     """
 
     def __init__(
@@ -41,24 +45,37 @@ class CifarResNet(Classifier):
         norm: NormSpec = "batch",
         dropout: float = 0.0,
         residual: bool | str = "zero_pad",
+        widths: Sequence[int] = (16, 32, 64),
+        input_size: int | tuple[int, int] = 32,
     ):
         super().__init__()
         check_common(num_classes, in_channels, dropout)
+        widths = tuple(widths)
+        if len(widths) != 3 or any(not isinstance(w, int) or w < 1 for w in widths):
+            raise ConfigError(f"widths are three positive channel counts, one per stage, got {widths!r}")
         if depth < 8 or (depth - 2) % 6:
             raise ConfigError(f"a CIFAR ResNet has 6n + 2 layers (20, 32, 44, 56, 110, …), got depth {depth}")
         n = (depth - 2) // 6
-        stages: OrderedDict[str, nn.Module] = OrderedDict(stem=ConvNormAct(in_channels, 16, 3, norm=norm, act=act))
-        channels = 16
-        for i, width in enumerate((16, 32, 64)):
+        stages: OrderedDict[str, nn.Module] = OrderedDict(
+            stem=ConvNormAct(in_channels, widths[0], 3, norm=norm, act=act)
+        )
+        channels = widths[0]
+        for i, width in enumerate(widths):
             stride = 1 if i == 0 else 2
             stages[f"layer{i + 1}"], channels = make_stage(
                 BasicBlock, channels, width, n, stride, residual=residual, norm=norm, act=act
             )
         self.features = nn.Sequential(stages)
         self.head = ClassifierHead(channels, num_classes, pool="avg", dropout=dropout)
-        self.input_size = (in_channels, 32, 32)
+        self.input_size = (in_channels, *pair(input_size))
         self.num_classes = num_classes
         kaiming_init_(self)
+
+
+@register_model
+def cifar_resnet(*, depth: int = 20, **kwargs) -> CifarResNet:
+    """CIFAR ResNet of any depth 6n + 2 (8, 14, 20, 26, …) and stage widths; residual='none' gives its plain twin."""
+    return CifarResNet(depth, **kwargs)
 
 
 @register_model

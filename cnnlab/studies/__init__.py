@@ -2,10 +2,32 @@
 
 `list_studies()`, `get_study(id)`, `run(id, profile="quick")` (results and verdict, for notebooks),
 `run_studies(...)` (what `cnnlab study run` calls) and `write_report(...)`. Each study lives in its own module and
-registers itself when imported here, in the order the report shows them.
+registers itself when imported here; `list_studies()` gives them in the report's order.
 """
 
-from . import linear_collapse  # noqa: F401
+from . import (  # noqa: F401  (each module registers its study; list_studies() gives the report's order)
+    activation_depth,
+    batchnorm,
+    bottleneck,
+    chain_rule,
+    cures,
+    dead_relu,
+    degradation,
+    descent,
+    fc_head,
+    l1_vs_l2,
+    linear_collapse,
+    lr_schedule,
+    lstm,
+    multilabel_head,
+    norm_batch_size,
+    optimizers,
+    overfitting_cures,
+    pooling_invariance,
+    pretraining,
+    saturation,
+    vanish_explode,
+)
 from ._base import PROFILES, VERDICTS, Context, Results, Study, Table, Verdict
 from ._registry import get_study, list_studies, register_study
 from .runner import StudyResult, load_results, run_studies, run_study

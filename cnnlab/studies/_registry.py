@@ -7,6 +7,14 @@ from ._base import Study
 
 _STUDIES: dict[str, Study] = {}
 
+# The report's order: from descent and optimizers through architecture, regularization and normalization to the
+# activations, the gradient problems and their cures. Studies registered outside cnnlab follow in their own order.
+CURRICULUM = (
+    "descent", "lr-schedule", "optimizers", "multilabel-head", "bottleneck", "pooling-invariance", "fc-head",
+    "overfitting-cures", "l1-vs-l2", "batchnorm", "norm-batch-size", "linear-collapse", "saturation",
+    "activation-depth", "dead-relu", "vanish-explode", "cures", "lstm", "pretraining", "degradation", "chain-rule",
+)  # fmt: skip
+
 
 def register_study(study: Study) -> Study:
     """Add `study` to the registry; a second study with the same id is an error."""
@@ -24,5 +32,6 @@ def get_study(study_id: str) -> Study:
 
 
 def list_studies() -> list[str]:
-    """The registered ids, in the order the report shows them."""
-    return list(_STUDIES)
+    """The registered ids, in the order the report shows them (`CURRICULUM`, then any others as registered)."""
+    rank = {sid: i for i, sid in enumerate(CURRICULUM)}
+    return sorted(_STUDIES, key=lambda sid: rank.get(sid, len(rank)))
