@@ -61,6 +61,7 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8re
 dl.meta dt { font-weight: 600; } dl.meta dd { margin: 0; }
 section.study { border-top: 1px solid #ccc; }
 a { color: #0b5cad; }
+@media (max-width: 40rem) { .wide { display: none; } body { padding: .6rem; } }
 </style>
 </head>
 <body>
@@ -76,7 +77,8 @@ that matters. <span class="badge supported">supported</span> the claim holds;
 decide only large effects).</p>
 <h2 id="verdicts">Verdicts</h2>
 <div class="scroll"><table>
-<thead><tr><th>study</th><th>claim</th><th>verdict</th><th>deciding number</th><th>profile</th></tr></thead>
+<thead><tr><th>study</th><th class="wide">claim</th><th>verdict</th><th>deciding number</th><th class="wide">profile</th>
+</tr></thead>
 <tbody>
 $verdict_rows
 </tbody></table></div>
@@ -94,8 +96,8 @@ are reused and a changed design is measured again.</p></footer>
 """)
 
 VERDICT_ROW = Template(
-    '<tr><td><a href="#$anchor">$id</a></td><td>$claim</td><td><span class="badge $kind">$badge</span></td>'
-    '<td class="num">$number</td><td>$profile, $seeds seeds</td></tr>'
+    '<tr><td><a href="#$anchor">$id</a></td><td class="wide">$claim</td><td><span class="badge $kind">$badge</span>'
+    '</td><td>$number</td><td class="wide">$profile, $seeds seeds</td></tr>'
 )
 
 WRONG_ITEM = Template(

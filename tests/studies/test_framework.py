@@ -229,3 +229,13 @@ def test_results_values_align_by_seed():
     r = Results("s", "quick", {}, (4, 5), {"a": ({"x": 1, "c": [1, 2]}, {"x": None, "c": [3, 4]})})
     assert str(r.values("a", "x").tolist()) == "[1.0, nan]"
     assert r.series("a", "c").shape == (2, 2) and r.first("a", "x") == 1 and r.arms == ("a",)
+
+
+def test_docs_list_every_study():
+    from cnnlab.studies import list_studies
+    from cnnlab.studies._registry import CURRICULUM
+
+    assert set(CURRICULUM) <= set(list_studies())  # every study of the report's order is registered
+    docs = (Path(__file__).parents[2] / "docs" / "studies.md").read_text(encoding="utf-8")
+    missing = [sid for sid in CURRICULUM if f"| `{sid}` |" not in docs]
+    assert not missing, f"docs/studies.md lacks a row for {missing}"
