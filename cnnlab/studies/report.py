@@ -77,8 +77,8 @@ that matters. <span class="badge supported">supported</span> the claim holds;
 decide only large effects).</p>
 <h2 id="verdicts">Verdicts</h2>
 <div class="scroll"><table>
-<thead><tr><th>study</th><th class="wide">claim</th><th>verdict</th><th>deciding number</th><th class="wide">profile</th>
-</tr></thead>
+<thead><tr><th>study</th><th class="wide">claim</th><th>verdict</th><th>deciding number</th>
+<th class="wide">profile</th></tr></thead>
 <tbody>
 $verdict_rows
 </tbody></table></div>
