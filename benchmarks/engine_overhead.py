@@ -108,10 +108,11 @@ class PlainStepTrainer(Trainer):
     """The trainer with the bare loop's step in place of its own (no gradient norm, accuracy or finiteness check):
     what the rest of the trainer (loader, epochs, checkpoints, history, log, evaluation, export) costs."""
 
-    def _step(self, inputs: torch.Tensor, targets: torch.Tensor, global_size: int) -> None:
-        plain_step(self.model, self.optimizer, inputs, targets, self.config.lr * self.schedule(self.state.step))
+    def _step(self, batch) -> None:
+        lr = self.config.lr * self.schedule(self.state.step)
+        plain_step(self.model, self.optimizer, batch.inputs, batch.targets, lr)
         self.state.step += 1
-        self.epoch_totals[3] += targets.shape[0]
+        self.epoch_totals[3] += batch.targets.shape[0]
         self.state.metrics.update(loss=math.nan, lr=self.optimizer.param_groups[0]["lr"])
         self._emit("on_step_end")
 
@@ -158,7 +159,7 @@ def per_step_ratio(out: str, rounds: int = 40, steps: int = 30) -> tuple[float, 
         plain_step(model, opt, batch.inputs, batch.targets, LR * (1 + math.cos(math.pi * 3 / 100)) / 2)
 
     def cnnlab_step() -> None:
-        trainer._step(batch.inputs, batch.targets, batch.global_size)
+        trainer._step(batch)
 
     for step in (bare_step, cnnlab_step) * 10:  # warm-up
         step()

@@ -8,7 +8,8 @@ NumPy, random) from a base seed drawn from (seed, epoch), following PyTorch's no
 data loading, for data sets that draw numbers in __getitem__.
 
 `make_loader` picks one: a `TensorDataset` of at most TENSOR_LIMIT_BYTES is moved to the device and batched by
-index (`TensorLoader`); anything larger, and any lazy data set (`ImageFolder`), streams.
+index (`TensorLoader`); anything larger, and any lazy data set (`ImageFolder`), streams; a `DetectionDataset` is
+moved to the device and batched with padded boxes (`DetectionLoader`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from ..errors import ConfigError
 from .dataset import TensorDataset
 from .detection import DetectionDataset
+from .detection_loader import DetectionLoader
 from .folder import TENSOR_LIMIT_BYTES
 from .loader import Augment, Batch, TensorLoader, _Schedule, generator
 
@@ -157,18 +159,20 @@ def make_loader(
     drop_last: bool = False,
     normalize: bool = True,
     num_workers: int | None = None,
-) -> TensorLoader | StreamLoader:
+) -> TensorLoader | StreamLoader | DetectionLoader:
     """The right loader for `dataset`: device-resident batching by index when it fits, streaming otherwise.
 
     A `TensorDataset` whose images take at most TENSOR_LIMIT_BYTES (2 GiB; CIFAR-10's training set is 0.6 GiB)
     is moved to `device` and served by `TensorLoader`. Larger tensors and lazy data sets (`ImageFolder`) stream
     through `StreamLoader`, with min(4, CPUs − 1) reading workers for files unless num_workers is given.
+    A `DetectionDataset` (images of one size) is moved to `device` and served by `DetectionLoader`, whose batches
+    carry padded boxes and labels (`DetectionBatch`); its `augment` must be box-aware (`build_box_augment`), and
+    num_workers does not apply.
     """
     common = {"shuffle": shuffle, "seed": seed, "augment": augment, "rank": rank, "world_size": world_size,
               "drop_last": drop_last, "normalize": normalize}  # fmt: skip
     if isinstance(dataset, DetectionDataset):
-        raise ConfigError(f"{dataset.name}: make_loader batches classification data; detection sets have per-image "
-                          "box lists, which need a detection collate")  # fmt: skip
+        return DetectionLoader(dataset.to(device), batch_size, **common)
     if isinstance(dataset, TensorDataset):
         if _tensor_bytes(dataset) <= TENSOR_LIMIT_BYTES:
             return TensorLoader(dataset.to(device), batch_size, **common)

@@ -76,6 +76,8 @@ class TrainConfig:
     label_smoothing: float = _f(0.0, "ce loss: ε of label smoothing")
     loss: str = _f("auto", "'ce' (softmax), 'bce' (per-class sigmoid), 'mse'; auto picks by the data")
     threshold: float = _f(0.5, "multi-label: a class is predicted when its sigmoid exceeds this")
+    box_loss: str = _f("giou", "detection: the box loss, 'l1', 'iou', 'giou', 'diou' or 'ciou'")
+    cls_loss: str = _f("focal", "detection: the class loss of the per-class sigmoid scores, 'focal' or 'bce'")
     # run control
     seed: int = _f(0, "seeds weights, data order, augmentation and dropout")
     device: str = _f("auto", "'auto' (cuda when present), 'cpu', 'cuda', 'cuda:1' …")

@@ -26,18 +26,15 @@ from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_st
 from .clipping import GradientBuffer, largest_gradient, make_clip
 from .config import TrainConfig, from_mapping
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
-from .evaluate import evaluate, main_logits
 from .export import export_safetensors
 from .history import HistoryWriter, Progress, TensorBoardLogger
-from .losses import CorrectCounter, loss_sum, resolve_loss
 from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
 from .pretrain import parse_pretrain, pretrain_layerwise
 from .run import default_run_dir, hold_out, load_split, read_json, write_json, write_run_files
 from .schedules import create_schedule
 from .setup import autocast_for, build_model, resolve_device, seed_everything, speed_settings
-
-AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary losses are added with weight 0.3 (Szegedy et al., 2015, §5)
+from .tasks import make_task
 
 
 def host_values(scalars: list[torch.Tensor], *, one_transfer: bool) -> list[float]:
@@ -63,6 +60,7 @@ class RunResult:
     seconds: float  # wall time of this process's training (a resumed run counts only its own part)
     history: tuple[dict[str, Any], ...]
     model: nn.Module | None = field(default=None, repr=False, compare=False)  # the trained model (final weights)
+    test_metrics: dict[str, float] = field(default_factory=dict)  # every test number: loss, accuracy or mAP …
 
 
 class Trainer:
@@ -105,9 +103,8 @@ class Trainer:
         self.train_data, self.val_data = hold_out(train_full, config.val_fraction, config.seed)
         if self.test_data.num_classes != train_full.num_classes:
             raise ConfigError(f"{config.train_split} and {config.test_split} have different classes")
-        self.regression = getattr(train_full, "regression", False)  # real-valued targets: a loss, no accuracy
-        self.loss_name = resolve_loss(config.loss, train_full.multilabel, self.regression)
         self.model = build_model(config, train_full.num_classes, train_full.input_size)
+        self.task = make_task(config, train_full, self.model)
         if self.world.size > 1:  # the same weights everywhere (DDP broadcasts them too); dropout differs by rank
             torch.manual_seed(config.seed * 1000 + self.world.rank + 1)
 
@@ -175,10 +172,10 @@ class Trainer:
         self.saved_at = 0.0  # when this process last wrote last.pt at an epoch's end (0: not yet)
         self.pending_best: dict[str, Any] | None = None
         self.history: list[dict[str, Any]] = []
-        self.best: dict[str, Any] = {"val_loss": math.inf, "epoch": None}
+        self.monitor = f"val_{self.task.monitor}"  # the validation number that picks the best epoch
+        self.best: dict[str, Any] = {"epoch": None}  # and {monitor: its best value} once an epoch improved it
         self.bad_epochs = 0
         self.epoch_totals = [0.0, 0.0, 0.0, 0.0]  # this epoch so far: data loss, penalty, correct, samples
-        self.correct = CorrectCounter(threshold=config.threshold)  # batches not yet in epoch_totals[2]
         self.writes = self.world.is_main and not in_memory  # this process writes the run's files
         self.run_dir = None if in_memory else Path(resume) if resume else Path(config.out or default_run_dir(config))
         if resume is not None and self.world.is_main:
@@ -247,25 +244,20 @@ class Trainer:
         for cb in self.callbacks:
             getattr(cb, hook)(self.state)
 
-    def _step(self, inputs: torch.Tensor, targets: torch.Tensor, global_size: int) -> None:
+    def _step(self, batch) -> None:
         config, state = self.config, self.state
         self._emit("on_step_start")
         for group in self.optimizer.param_groups:
             group["lr"] = config.lr * self.schedule(state.step)
         with self.autocast:
-            output = self.forward_model(inputs.contiguous(memory_format=self.memory_format))
-        logits = main_logits(output)
+            output = self.forward_model(batch.inputs.contiguous(memory_format=self.memory_format))
         # The loss summed over the global batch and divided by its size, times the world size that DDP's gradient
         # averaging divides by again: each process divides its sum by `share` = global batch / world size, which
         # is its batch mean (one operator) when the processes hold equal shares.
+        n, global_size = batch.inputs.shape[0], batch.global_size
         share = global_size / self.world.size
-        reduction = "mean" if targets.shape[0] * self.world.size == global_size else "sum"
-        data_loss = loss_sum(
-            self.loss_name, logits, targets, label_smoothing=config.label_smoothing, reduction=reduction
-        )
-        if isinstance(output, tuple):  # GoogLeNet's auxiliary heads during training
-            aux = sum(loss_sum(self.loss_name, a, targets, reduction=reduction) for a in output[1:])
-            data_loss = data_loss + AUX_WEIGHT * aux
+        reduction = "mean" if n * self.world.size == global_size else "sum"
+        data_loss = self.task.data_loss(output, batch, reduction)
         if reduction == "sum":
             data_loss = data_loss / share
         penalty = self._penalty()
@@ -298,27 +290,27 @@ class Trainer:
         else:
             self.optimizer.step()
         state.step += 1
-        n, totals = targets.shape[0], self.epoch_totals
+        totals = self.epoch_totals
         totals[0] += data_value * share
         totals[1] += penalty_value * n
         totals[3] += n
-        if self.correct.add(logits, targets):
+        if self.task.observe(output, batch):
             self._count_correct()
         state.metrics.update(loss=loss_value, grad_norm=norm_value, lr=self.optimizer.param_groups[0]["lr"])
         self._emit("on_step_end")
 
     def _count_correct(self) -> None:
-        self.epoch_totals[2] += self.correct.count()
+        self.epoch_totals[2] += self.task.count()
 
     def running_accuracy(self) -> float:
         """Training accuracy of the epoch so far, over the batches counted yet (NaN before the first count)."""
-        counted = self.epoch_totals[3] - self.correct.samples
+        counted = self.epoch_totals[3] - self.task.waiting
         return self.epoch_totals[2] / counted if counted else math.nan
 
     def _progress_values(self) -> dict[str, float]:
         self._count_correct()  # asked for only when the bar is redrawn (twice a second): the accuracy is up to date
         metrics = self.state.metrics
-        if self.regression:
+        if self.task.running is None:
             return {"loss": metrics["loss"], "lr": metrics["lr"]}
         return {"loss": metrics["loss"], "acc": self.running_accuracy(), "lr": metrics["lr"]}
 
@@ -348,22 +340,21 @@ class Trainer:
             "train_loss": totals[0] / n,
             "train_penalty": totals[1] / n,
         }
-        if not self.regression:
+        if self.task.running is not None:
             row["train_accuracy"] = totals[2] / n
         if "val" in self.eval_loaders:
-            val = self._evaluate("val")
-            row["val_loss"] = val["loss"]
-            if not self.regression:
-                row["val_accuracy"] = val["accuracy"]
+            row.update({f"val_{k}": v for k, v in self._evaluate("val").items()})
         row["seconds"] = time.perf_counter() - started
         self.history.append(row)
         state.epoch += 1
         self.epoch_totals = [0.0, 0.0, 0.0, 0.0]
         state.metrics.update({k: v for k, v in row.items() if isinstance(v, float)})
 
-        improved = "val_loss" in row and math.isfinite(row["val_loss"]) and row["val_loss"] < self.best["val_loss"]
+        key, value = self.monitor, row.get(self.monitor, math.nan)
+        best = self.best.get(key, -math.inf if self.task.maximize else math.inf)
+        improved = math.isfinite(value) and (value > best if self.task.maximize else value < best)
         if improved:
-            self.best = {"val_loss": row["val_loss"], "epoch": row["epoch"]}
+            self.best = {key: value, "epoch": row["epoch"]}
             self.bad_epochs = 0
         else:
             self.bad_epochs += 1
@@ -386,15 +377,8 @@ class Trainer:
         return stop
 
     def _evaluate(self, split: str) -> dict[str, float]:
-        return evaluate(
-            self.model,
-            self.eval_loaders[split],
-            loss=self.loss_name,
-            world=self.world,
-            autocast=self.autocast,
-            memory_format=self.memory_format,
-            threshold=self.config.threshold,
-        )
+        return self.task.evaluate(self.model, self.eval_loaders[split], world=self.world, autocast=self.autocast,
+                                  memory_format=self.memory_format)  # fmt: skip
 
     def _loop(self, stop: bool) -> None:
         config, state = self.config, self.state
@@ -406,7 +390,7 @@ class Trainer:
                     len(self.train_loader), self.train_loader.position, f"epoch {state.epoch + 1}/{config.epochs}"
                 )
                 for batch in self.train_loader:
-                    self._step(batch.inputs, batch.targets, batch.global_size)
+                    self._step(batch)
                     progress.update(1, self._progress_values)
                     if config.checkpoint_every and state.step % config.checkpoint_every == 0:
                         self._save("last.pt")
@@ -435,21 +419,23 @@ class Trainer:
         result = RunResult(
             run_dir=self.run_dir,
             test_loss=test["loss"],
-            test_accuracy=test["accuracy"],
+            test_accuracy=test.get("accuracy", math.nan),
             best_epoch=self.best["epoch"],
             epochs=state.epoch,
             steps=state.step,
             seconds=time.perf_counter() - started,
             history=tuple(self.history),
             model=self.model,
+            test_metrics=test,
         )
         if self.writes:
             export_safetensors(self.model, self.run_dir / "model.safetensors")
             metrics = {
-                "test_accuracy": None if self.regression else result.test_accuracy,
+                "test_accuracy": test.get("accuracy"),  # None for regression and detection, which have none
                 "test_loss": result.test_loss,
+                **{f"test_{k}": v for k, v in test.items() if k not in ("loss", "accuracy")},
                 "best_epoch": result.best_epoch,
-                "best_val_loss": self.best["val_loss"] if self.best["epoch"] else None,
+                f"best_{self.monitor}": self.best.get(self.monitor) if self.best["epoch"] else None,
                 "epochs": result.epochs,
                 "steps": result.steps,
                 "train_seconds": result.seconds,

@@ -12,7 +12,6 @@ from cnnlab.data import (
     make_loader,
 )
 from cnnlab.data import stream as stream_module
-from cnnlab.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +89,6 @@ def test_make_loader_streams_tensors_beyond_the_limit(shapes, monkeypatch):
     monkeypatch.setattr(stream_module, "TENSOR_LIMIT_BYTES", shapes.images.numel() * 4 - 1)
     loader = make_loader(shapes, 10, shuffle=False, seed=0, augment=None, device="cpu")
     assert isinstance(loader, StreamLoader) and len(loader) == 7
-    with pytest.raises(ConfigError, match="detection collate"):
-        make_loader(load_dataset("shapes", "test", task="detection", n_train=10, n_test=4), 2, shuffle=False,
-                    seed=0, augment=None, device="cpu")  # fmt: skip
 
 
 class RandomItems(torch.utils.data.Dataset):

@@ -245,7 +245,7 @@ def test_training_accuracy_counts_every_sample_of_the_epoch(tmp_path):
     # at the end of the epoch).
     config = TrainConfig(**{**FAST, "epochs": 1, "batch_size": 50}, optimizer="sgd", lr=1e-12, out=str(tmp_path / "r"))
     trainer = Trainer(config, log=lambda _: None)
-    assert len(trainer.train_loader) > trainer.correct.every  # some batches are counted before the epoch ends
+    assert len(trainer.train_loader) > trainer.task.counter.every  # some batches are counted before the epoch ends
     result = trainer.fit()
     data = trainer.train_data
     with torch.no_grad():

@@ -1,0 +1,148 @@
+"""What is learned: a task owns its loss, what it counts while training, and the metric that picks the best epoch.
+
+The trainer is the same loop for every task; it asks the task for
+- `data_loss(output, batch, reduction)`: the loss of one batch ('mean' over the batch, or 'sum' for the
+  trainer to divide, which keeps data-parallel runs equal to one process where the task allows it);
+- `observe(output, batch)`: keep what the running training metric needs (True when a count is due) and `count()`;
+- `evaluate(model, loader, ...)`: the loss and metrics over a split, each sample counted once;
+- `monitor` / `maximize`: the validation metric that picks the best epoch and drives early stopping.
+
+Classification (single-label, multi-label, regression) counts correct predictions and picks the lowest validation
+loss; detection picks the highest validation COCO mAP.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import AbstractContextManager
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..data import DetectionDataset, TensorDataset
+from ..errors import ConfigError, unknown_name
+from .config import TrainConfig
+from .distributed import World
+from .evaluate import evaluate, main_logits
+from .losses import CorrectCounter, loss_sum, resolve_loss
+
+AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary losses are added with weight 0.3 (Szegedy et al., 2015, §5)
+BOX_LOSSES = ("l1", "iou", "giou", "diou", "ciou")
+CLS_LOSSES = ("focal", "bce")
+
+
+def make_task(config: TrainConfig, data: TensorDataset | DetectionDataset, model: nn.Module):
+    """The task of `data`: detection for a DetectionDataset, classification (or regression) otherwise."""
+    if isinstance(data, DetectionDataset):
+        return DetectionTask(model, box_loss=config.box_loss, cls_loss=config.cls_loss)
+    return ClassificationTask(config.loss, multilabel=data.multilabel, regression=getattr(data, "regression", False),
+                              label_smoothing=config.label_smoothing, threshold=config.threshold)  # fmt: skip
+
+
+class ClassificationTask:
+    """Class ids (softmax), 0/1 per class (per-class sigmoid) or real values (squared error)."""
+
+    name = "classification"
+    monitor, maximize = "loss", False
+
+    def __init__(self, loss: str, *, multilabel: bool, regression: bool, label_smoothing: float, threshold: float):
+        self.loss_name = resolve_loss(loss, multilabel, regression)
+        self.regression = regression
+        self.label_smoothing, self.threshold = label_smoothing, threshold
+        self.counter = CorrectCounter(threshold=threshold)  # batches not yet counted
+        self.running = None if regression else "accuracy"  # the training metric shown and logged
+
+    def data_loss(self, output: Any, batch: Any, reduction: str) -> torch.Tensor:
+        logits, targets = main_logits(output), batch.targets
+        loss = loss_sum(self.loss_name, logits, targets, label_smoothing=self.label_smoothing, reduction=reduction)
+        if isinstance(output, tuple):  # GoogLeNet's auxiliary heads during training
+            aux = sum(loss_sum(self.loss_name, a, targets, reduction=reduction) for a in output[1:])
+            loss = loss + AUX_WEIGHT * aux
+        return loss
+
+    def observe(self, output: Any, batch: Any) -> bool:
+        return self.counter.add(main_logits(output), batch.targets)
+
+    def count(self) -> int:
+        """Correct predictions of the batches observed since the last count."""
+        return self.counter.count()
+
+    @property
+    def waiting(self) -> int:
+        """Samples observed but not yet counted."""
+        return self.counter.samples
+
+    def evaluate(self, model: nn.Module, loader, *, world: World, autocast: AbstractContextManager,
+                 memory_format: torch.memory_format) -> dict[str, float]:  # fmt: skip
+        metrics = evaluate(model, loader, loss=self.loss_name, world=world, autocast=autocast,
+                           memory_format=memory_format, threshold=self.threshold)  # fmt: skip
+        if self.regression:
+            del metrics["accuracy"]
+        return metrics
+
+
+class DetectionTask:
+    """Boxes and classes per image: the model's own `detection_loss` and `decode`, scored by COCO mAP.
+
+    The model must provide `detection_loss(outputs, boxes, labels, box_loss=..., cls_loss=...) -> dict` with the
+    total under 'loss', and `decode(outputs) -> [{'boxes', 'scores', 'labels'}]` per image (cnnlab's `tinydet`).
+    The loss is normalized by the objects in each process's share of the batch.
+    """
+
+    name = "detection"
+    monitor, maximize = "map", True
+    running = None
+
+    def __init__(self, model: nn.Module, *, box_loss: str, cls_loss: str):
+        if box_loss not in BOX_LOSSES:
+            raise unknown_name("box loss", box_loss, BOX_LOSSES)
+        if cls_loss not in CLS_LOSSES:
+            raise unknown_name("class loss", cls_loss, CLS_LOSSES)
+        for method in ("detection_loss", "decode"):
+            if not callable(getattr(model, method, None)):
+                raise ConfigError(
+                    f"{type(model).__name__} is not a detector (it has no {method}); detection data needs a "
+                    "detection model such as tinydet"
+                )
+        self.model, self.box_loss, self.cls_loss = model, box_loss, cls_loss
+
+    def data_loss(self, output: Any, batch: Any, reduction: str) -> torch.Tensor:
+        terms = self.model.detection_loss(output, batch.boxes, batch.labels, box_loss=self.box_loss,
+                                          cls_loss=self.cls_loss)  # fmt: skip
+        return terms["loss"] if reduction == "mean" else terms["loss"] * batch.boxes.shape[0]
+
+    def observe(self, output: Any, batch: Any) -> bool:
+        return False
+
+    def count(self) -> int:
+        return 0
+
+    waiting = 0
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, loader, *, world: World, autocast: AbstractContextManager,
+                 memory_format: torch.memory_format) -> dict[str, float]:  # fmt: skip
+        """Mean loss, then COCO evaluation of the decoded detections (on the main process, which sees every
+        image of a single-process run; under DDP each process scores its own share)."""
+        from ..metrics import coco_evaluate  # the metrics package is imported only when a detector evaluates
+
+        was_training = model.training
+        model.eval()
+        loader.epoch, loader.position = 0, 0
+        total = count = 0.0
+        truths, found = [], []
+        for batch in loader:
+            with autocast:
+                output = model(batch.inputs.contiguous(memory_format=memory_format))
+            n = batch.inputs.shape[0]
+            total += float(self.data_loss(output, batch, "mean")) * n
+            count += n
+            for i, dets in enumerate(model.decode(output)):
+                keep = batch.labels[i] >= 0
+                truths.append({"boxes": batch.boxes[i][keep].cpu(), "labels": batch.labels[i][keep].cpu()})
+                found.append({k: v.detach().float().cpu() if k != "labels" else v.cpu() for k, v in dets.items()})
+        model.train(was_training)
+        result = coco_evaluate(truths, found, per_class=False)
+        return {"loss": total / count if count else math.nan, "map": result.AP, "map50": result.AP50,
+                "map75": result.AP75}  # fmt: skip
