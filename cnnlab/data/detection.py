@@ -70,6 +70,28 @@ class DetectionDataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image, when all images share one size."""
+        if not torch.is_tensor(self.images):
+            raise ShapeError(f"{self.name or 'detection dataset'}: its images come in several sizes")
+        c, h, w = self.images.shape[1:]
+        return int(c), int(h), int(w)
+
+    def subset(self, indices: torch.Tensor | slice, name: str | None = None) -> DetectionDataset:
+        """The images at `indices` with their boxes (COCO image ids and file names are kept; statistics too)."""
+        picked = list(range(len(self)))[indices] if isinstance(indices, slice) else [int(i) for i in indices]
+
+        def take(values):
+            return None if values is None else type(values)(values[i] for i in picked)
+
+        images = self.images[picked] if torch.is_tensor(self.images) else [self.images[i] for i in picked]
+        ids = self.image_ids or tuple(range(1, len(self) + 1))
+        return replace(self, images=images, boxes=[self.boxes[i] for i in picked],
+                       labels=[self.labels[i] for i in picked], crowd=take(self.crowd),
+                       image_ids=tuple(ids[i] for i in picked), file_names=take(self.file_names),
+                       name=name or self.name)  # fmt: skip
+
     def image_size(self, i: int) -> tuple[int, int]:
         """(H, W) of image i."""
         h, w = self.images[i].shape[-2:]

@@ -22,17 +22,12 @@ from .config import TrainConfig
 _SPLIT = re.compile(r"^(?P<split>\w+)(\[(?P<start>-?\d*):(?P<stop>-?\d*)\])?$")
 
 
-def load_split(config: TrainConfig, spec: str) -> TensorDataset:
+def load_split(config: TrainConfig, spec: str) -> TensorDataset | DetectionDataset:
     """Load a split spec such as 'train', 'test' or 'test[:8000]' (a Python slice of the split's samples)."""
     match = _SPLIT.match(spec.replace(" ", ""))
     if not match:
         raise ConfigError(f"bad split {spec!r}: use a split name, optionally sliced, e.g. 'train' or 'test[:8000]'")
     data = load_dataset(config.data, match["split"], root=config.data_dir, **config.data_kwargs)
-    if isinstance(data, DetectionDataset):
-        raise ConfigError(
-            f"{data.name} is a detection set (boxes per image); cnnlab train trains classifiers: choose "
-            "task=classification or task=multilabel (--data-kw task=multilabel)"
-        )
     if match["start"] is None:
         return data
     part = slice(int(match["start"]) if match["start"] else None, int(match["stop"]) if match["stop"] else None)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .._io import remove_stale_temporaries
-from ..data import TensorDataset, build_augment, make_loader
+from ..data import TensorDataset, build_augment, build_box_augment, make_loader
 from ..errors import CnnlabError, ConfigError
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state, snapshot
@@ -122,7 +122,8 @@ class Trainer:
             raise ConfigError(f"batch_size must be a positive integer or 'full', got {config.batch_size!r}")
         if config.batch_size == "full":  # full-batch gradient descent must split over processes too
             batch_size = -(-batch_size // self.world.size) * self.world.size
-        augment = build_augment(config.augment, input_size=train_full.input_size, mean=train_full.mean)
+        build = build_box_augment if self.task.name == "detection" else build_augment  # boxes move with pixels
+        augment = build(config.augment, input_size=train_full.input_size, mean=train_full.mean)
         share = {"rank": self.world.rank, "world_size": self.world.size, "device": self.device}
         self.train_loader = make_loader(
             self.train_data, batch_size, shuffle=True, seed=config.seed, augment=augment, **share

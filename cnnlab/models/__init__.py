@@ -3,7 +3,7 @@
 Each family lives in its own module and registers its builders when imported here.
 """
 
-from . import alexnet, densenet, googlenet, lenet, mlp, nin, recurrent, resnet, resnet_cifar, small_cnn, vgg  # noqa: F401
+from . import alexnet, densenet, googlenet, lenet, mlp, nin, recurrent, resnet, resnet_cifar, small_cnn, tinydet, vgg  # noqa: F401
 from ._base import Classifier
 from ._registry import create, list_models, model_doc, model_kwargs, register_model
 from .alexnet import AlexNet
@@ -17,6 +17,7 @@ from .resnet import ResNet
 from .resnet_cifar import CifarResNet
 from .small_cnn import SmallCNN
 from .summary import LayerRow, ModelSummary, format_summary, summarize
+from .tinydet import TinyDet, TinyDetOutputs
 from .vgg import VGG
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "RecurrentNet",
     "ResNet",
     "SmallCNN",
+    "TinyDet",
+    "TinyDetOutputs",
     "create",
     "format_summary",
     "list_models",

@@ -30,7 +30,7 @@ class LayerRow:
 class ModelSummary:
     name: str
     input_shape: tuple[int, ...]  # (C, H, W)
-    output_shape: tuple[int, ...]  # without the batch axis
+    output_shape: tuple[int, ...] | tuple[tuple[int, ...], ...]  # without the batch axis; one per map of a detector
     layers: tuple[LayerRow, ...]
     params: int
     trainable_params: int
@@ -52,8 +52,11 @@ def _type_name(module: nn.Module) -> str:
     return name
 
 
-def _macs(module: nn.Module, output: torch.Tensor) -> int:
+def _macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
     per_image = output[0].numel() if output.dim() > 1 else output.numel()
+    if isinstance(module, nn.ConvTranspose2d):  # every input value is spread over out_C/groups·kh·kw outputs
+        kh, kw = module.kernel_size
+        return inputs[0][0].numel() * (module.out_channels // module.groups) * kh * kw
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
         return per_image * (module.in_channels // module.groups) * kh * kw
@@ -104,7 +107,7 @@ def summarize(
             if isinstance(output, torch.Tensor):
                 shapes.setdefault(layer_name, tuple(output.shape[1:]))
                 if layer_name in macs:
-                    macs[layer_name] += _macs(module, output)
+                    macs[layer_name] += _macs(module, args, output)
 
         return record
 
@@ -137,7 +140,7 @@ def summarize(
     return ModelSummary(
         name=name or type(model).__name__,
         input_shape=input_shape,
-        output_shape=tuple(out.shape[1:]),
+        output_shape=_output_shape(out),
         layers=table,
         params=sum(p.numel() for p in model.parameters()),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -145,8 +148,19 @@ def summarize(
     )
 
 
-def _shape(shape: tuple[int, ...] | None) -> str:
-    return "-" if shape is None else "×".join(str(s) for s in shape)
+def _output_shape(out: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[int, ...] | tuple[tuple[int, ...], ...]:
+    """(C, H, W) of one output; a tuple of them for a model with several (a detector's heatmap and box map)."""
+    if isinstance(out, torch.Tensor):
+        return tuple(out.shape[1:])
+    return tuple(tuple(t.shape[1:]) for t in out)
+
+
+def _shape(shape: tuple | None) -> str:
+    if shape is None:
+        return "-"
+    if shape and isinstance(shape[0], tuple):  # several outputs: '10×16×16, 4×16×16'
+        return ", ".join(_shape(s) for s in shape)
+    return "×".join(str(s) for s in shape)
 
 
 def format_summary(summary: ModelSummary) -> str:

@@ -1,6 +1,6 @@
 """Run a short training and SIGKILL this process at a chosen moment (used by test_resume.py).
 
-usage: python _killed_run.py RUN_DIR MODE N
+usage: python _killed_run.py RUN_DIR MODE N [detection]
   MODE step:  die right after optimizer step N, before anything is saved for it
   MODE epoch: die right after epoch N has been checkpointed and logged
   MODE write: die halfway through writing the N-th checkpoint file
@@ -19,6 +19,12 @@ from cnnlab.engine import Callback, TrainConfig, train
 CONFIG = dict(
     model="lenet5", data="digits", epochs=2, batch_size=128, optimizer="sgd", lr=0.05, momentum=0.9,
     dropout=0.3, act="relu", augment="", checkpoint_every=4, progress=False, seed=11,
+)  # fmt: skip
+# A detector on a small shapes detection set: boxes, the detection task's loss, box-aware augmentation, COCO mAP.
+DETECTION = dict(
+    model="tinydet", data="shapes", data_kwargs={"task": "detection", "n_train": 200, "n_test": 64}, epochs=2,
+    batch_size=32, optimizer="adamw", lr=3e-3, augment="flip,translate:2", checkpoint_every=3, progress=False,
+    seed=5, model_kwargs={"widths": [8, 16, 32], "neck_width": 16},
 )  # fmt: skip
 
 
@@ -55,7 +61,8 @@ def main() -> None:
             die()
 
         torch.save = torn_save
-    train(TrainConfig(**CONFIG, out=run_dir), callbacks=[KillAt(mode, n)], log=lambda _: None)
+    config = DETECTION if sys.argv[4:] == ["detection"] else CONFIG
+    train(TrainConfig(**config, out=run_dir), callbacks=[KillAt(mode, n)], log=lambda _: None)
 
 
 if __name__ == "__main__":

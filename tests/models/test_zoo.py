@@ -46,11 +46,26 @@ def small(name):
     return {"small_input": True} if "small_input" in model_kwargs(name) else {}
 
 
+def output_tensors(model, out, n, num_classes):
+    """The model's outputs as a tuple of tensors, after checking their shapes.
+
+    A classifier gives (N, num_classes) logits. A model with `task == "detection"` gives maps to decode, a
+    (N, num_classes, h, w) per-class heatmap first, then maps of the same batch and size (the boxes).
+    """
+    if getattr(model, "task", "classification") != "detection":
+        assert out.shape == (n, num_classes)
+        return (out,)
+    heatmap, *others = out
+    assert heatmap.dim() == 4 and heatmap.shape[:2] == (n, num_classes)
+    assert all(t.shape[0] == n and t.shape[2:] == heatmap.shape[2:] for t in others)
+    return (heatmap, *others)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_default_layout_output_shape(name):
     with torch.device("meta"):  # shapes only: ImageNet-sized nets cost nothing here
         model = create(name, num_classes=7)
-        assert model(torch.zeros(2, *model.input_size)).shape == (2, 7)
+        output_tensors(model, model(torch.zeros(2, *model.input_size)), 2, 7)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -58,16 +73,16 @@ def test_forward_backward_and_determinism(name):
     model = create(name, num_classes=7, **small(name))
     x = torch.randn(2, *model.input_size)
     model.train()
-    out = model(x)
-    assert out.shape == (2, 7)
-    assert torch.isfinite(out).all()
-    out.square().mean().backward()
+    outs = output_tensors(model, model(x), 2, 7)
+    assert all(torch.isfinite(out).all() for out in outs)
+    sum(out.square().mean() for out in outs).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, f"no gradient reached {pname}"
         assert torch.isfinite(p.grad).all(), f"non-finite gradient in {pname}"
     model.eval()
     with torch.no_grad():
-        assert torch.equal(model(x), model(x))
+        first, second = output_tensors(model, model(x), 2, 7), output_tensors(model, model(x), 2, 7)
+        assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMS))
