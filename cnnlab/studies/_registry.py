@@ -13,6 +13,7 @@ CURRICULUM = (
     "descent", "lr-schedule", "optimizers", "multilabel-head", "bottleneck", "pooling-invariance", "fc-head",
     "overfitting-cures", "l1-vs-l2", "batchnorm", "norm-batch-size", "linear-collapse", "saturation",
     "activation-depth", "dead-relu", "vanish-explode", "cures", "lstm", "pretraining", "degradation", "chain-rule",
+    "giou-gradient", "box-loss", "neck-merge", "upsample", "ap-thresholds",
 )  # fmt: skip
 
 
