@@ -16,6 +16,7 @@ import torch
 from . import __version__
 from . import data as datasets
 from .engine.config import TrainConfig, from_mapping, read_config_file
+from .engine.recipes import format_recipes, recipe_for
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
@@ -119,9 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model; writes a run directory",
         description=(
             "Train MODEL on --data and write a run directory (config.json, run.json, history.jsonl/csv, "
-            "metrics.json, checkpoints/, model.safetensors). Precedence: defaults < --config FILE < flags. "
-            "Scale out with: torchrun --nproc-per-node 2 -m cnnlab train ..."
+            "metrics.json, checkpoints/, model.safetensors). Precedence: defaults < the (model, data) pair's "
+            "default recipe < --config FILE < flags. Scale out with: torchrun --nproc-per-node 2 -m cnnlab train ..."
         ),
+        epilog="default recipes: " + format_recipes().replace("%", "%%"),
     )
     p.add_argument("model", nargs="?", default=argparse.SUPPRESS, metavar="MODEL", help="a name from 'cnnlab models'")
     p.add_argument("--config", type=Path, metavar="FILE", help="a TOML or YAML file of TrainConfig keys")
@@ -132,24 +134,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "eval",
         help="evaluate a finished run on a data split",
-        description="Loss and accuracy of RUN_DIR's model on its test split, or on --data/--split.",
+        description="Loss and accuracy of RUN_DIR's model on its test split, or on --data/--split; for a detection "
+        "run, pycocotools' 12 COCO numbers (AP @ IoU 0.50:0.95, AP50, AP75, ..., AR by size).",
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p.add_argument("--data", metavar="NAME", help="dataset (default: the one the run trained on)")
-    p.add_argument("--data-dir", metavar="DIR", help="where the dataset's files live")
-    p.add_argument("--split", metavar="SPLIT", help="split, e.g. test or 'test[:1000]' (default: the run's test split)")
+    _add_split_flags(p)
+    p.add_argument("--per-class", action="store_true", help="detection: also AP, AP50 and AP75 of each class")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_debug(p)
 
     p = commands.add_parser(
         "predict",
-        help="classify image files with a finished run's model",
+        help="classify image files, or find and draw boxes, with a finished run's model",
         description="Read each image with Pillow, convert it to the model's channels and size, normalize it with "
-        "the training statistics and print the most likely classes with their probabilities.",
+        "the training statistics and print the most likely classes with their probabilities. A detection run "
+        "prints each image's boxes (the image must have the training size) and draws them with class and score "
+        "into --out DIR; with --coco-json it writes COCO results for a data split instead. Example: cnnlab "
+        "predict RUN --data shapes --data-kw task=detection --coco-json dets.json --coco-gt gt.json",
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("images", nargs="*", type=Path, metavar="IMAGE")
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="classes to show per image (default 3)")
+    p.add_argument("--out", type=Path, metavar="DIR", help="detection: draw the boxes into DIR/<image name>.png")
+    p.add_argument(
+        "--min-score", type=float, default=0.3, metavar="S", help="detection: show boxes scoring at least S (0.3)"
+    )
+    p.add_argument(
+        "--coco-json",
+        type=Path,
+        metavar="DETS.json",
+        help="detection: write COCO results {image_id, category_id, bbox, score} of every detection of a split",
+    )
+    p.add_argument("--coco-gt", type=Path, metavar="GT.json", help="with --coco-json: also write the split's COCO "
+                   "ground truth, to score with 'cnnlab map GT.json DETS.json'")  # fmt: skip
+    _add_split_flags(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_debug(p)
 
@@ -316,6 +334,19 @@ def _flag_type(kind: object):
     return _parse_bool if base is bool else base
 
 
+def _add_split_flags(parser: argparse.ArgumentParser) -> None:
+    """The data a finished run is evaluated on: its own test split unless told otherwise."""
+    parser.add_argument("--data", metavar="NAME", help="dataset (default: the one the run trained on)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where the dataset's files live")
+    parser.add_argument(
+        "--data-kw", type=_keyword, action="append", default=[], dest="data_kwargs", metavar="KEY=VALUE",
+        help="a data keyword, e.g. seed=7 (repeatable); added to the run's own when --data is the run's data",
+    )  # fmt: skip
+    parser.add_argument(
+        "--split", metavar="SPLIT", help="split, e.g. test or 'test[:1000]' (default: the run's test split)"
+    )
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; only the flags given on the command line override the config."""
     hints = typing.get_type_hints(TrainConfig)
@@ -340,15 +371,22 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
-    """defaults < --config file < flags."""
+    """defaults < the (model, data) pair's recipe < --config file < flags."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     flags = {k: v for k, v in vars(args).items() if k in names}
     for key in ("model_kwargs", "data_kwargs"):
         if key in flags:
             flags[key] = dict(flags[key])
-    config = TrainConfig()
-    if args.config is not None:
-        config = from_mapping(read_config_file(args.config), source=str(args.config))
+    given = read_config_file(args.config) if args.config is not None else {}
+    chosen = from_mapping(flags, base=from_mapping(given, source=str(args.config)), source="command line")
+    recipe = recipe_for(chosen.model, chosen.data)
+    for key in ("model_kwargs", "data_kwargs"):  # the user's keywords add to the recipe's
+        if key in recipe:
+            given = {**given, key: {**recipe[key], **given.get(key, {})}}
+            if key in flags:
+                flags[key] = {**recipe[key], **flags[key]}
+    config = from_mapping(recipe, source=f"the recipe of {chosen.model} on {chosen.data}")
+    config = from_mapping(given, base=config, source=str(args.config))
     return from_mapping(flags, base=config, source="command line")
 
 
@@ -496,8 +534,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .engine.inference import evaluate_run
 
-    metrics = evaluate_run(args.run_dir, data=args.data, split=args.split, data_dir=args.data_dir)
-    if args.json:
+    metrics = evaluate_run(args.run_dir, data=args.data, split=args.split, data_dir=args.data_dir,
+                           data_kwargs=dict(args.data_kwargs), per_class=args.per_class)  # fmt: skip
+    if not isinstance(metrics, dict):  # a detection run's COCO evaluation
+        from .engine.detection_inference import format_detection_evaluation
+
+        text = format_detection_evaluation(metrics, per_class=args.per_class)
+        print(json.dumps(metrics.to_dict(), indent=2) if args.json else text)
+    elif args.json:
         print(json.dumps(metrics, indent=2))
     else:
         print(f"{metrics['data']}: accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
@@ -506,10 +550,35 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .engine.inference import predict_images
+    from .engine.inference import Prediction, predict_images
 
-    predictions = predict_images(args.run_dir, args.images, top_k=args.top_k)
-    if args.json:
+    split_flags = {"data": args.data, "split": args.split, "data_dir": args.data_dir}
+    if args.coco_json is not None:
+        from .engine.detection_inference import write_coco_results
+
+        if args.images or args.out is not None:
+            raise ConfigError("--coco-json writes the detections of a data split; drop the IMAGE files and --out")
+        data, images, count = write_coco_results(args.run_dir, args.coco_json, ground_truth=args.coco_gt,
+                                                 data_kwargs=dict(args.data_kwargs), **split_flags)  # fmt: skip
+        gt = f" and its ground truth to {args.coco_gt}" if args.coco_gt is not None else ""
+        print(f"wrote {count:,} detections in {images:,} images of {data} to {args.coco_json}{gt}")
+        return 0
+    given = [f"--{k.replace('_', '-')}" for k, v in split_flags.items() if v is not None]
+    if args.data_kwargs or args.coco_gt is not None:
+        given.append("--data-kw" if args.data_kwargs else "--coco-gt")
+    if given:
+        raise ConfigError(f"{', '.join(given)} choose the data of --coco-json; IMAGE files need none of them")
+    if not args.images:
+        raise ConfigError("name IMAGE files to predict, or write a split's detections with --coco-json FILE")
+    predictions = predict_images(args.run_dir, args.images, top_k=args.top_k, out=args.out, min_score=args.min_score)
+    if predictions and not isinstance(predictions[0], Prediction):  # a detection run's boxes
+        from .engine.detection_inference import format_image_detections
+
+        if args.json:
+            print(json.dumps([dataclasses.asdict(p) for p in predictions], indent=2))
+        else:
+            print(format_image_detections(predictions))
+    elif args.json:
         print(json.dumps([{"path": p.path, "top": [list(t) for t in p.top]} for p in predictions], indent=2))
     else:
         for p in predictions:

@@ -60,12 +60,21 @@ def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, 
             colour = PALETTE[label % len(PALETTE)]
             rect = (x0 + bx0 * scale, y0 + by0 * scale, x0 + bx1 * scale - 1, y0 + by1 * scale - 1)
             draw.rectangle(rect, outline=colour)
-            draw.text((rect[0] + 2, rect[1] + 1), text, fill=colour)
+            if text:  # on a tag of the box's colour, so that it reads on any image
+                corner = (rect[0] + 1, rect[1] + 1)
+                draw.rectangle(draw.textbbox(corner, text), fill=colour)
+                draw.text(corner, text, fill=_ink(colour))
         text = captions[i]
         while text and draw.textlength(text) > cw - GAP:
             text = text[:-2] + "…"
         draw.text((x0, y0 + image.shape[1] * scale + 1), text, fill="black")
     return canvas
+
+
+def _ink(colour: tuple[int, int, int]) -> str:
+    """Black or white text, whichever contrasts more with `colour` (ITU-R BT.601 luma)."""
+    r, g, b = colour
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 128 else "white"
 
 
 def save_grid(dataset, path: str | Path, *, n: int = 16, columns: int | None = None) -> Path:

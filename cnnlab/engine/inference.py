@@ -1,16 +1,18 @@
-"""Using a finished run: load its model, evaluate it on a split, predict classes for images."""
+"""Using a finished run: load its model, evaluate it on a split, predict classes for images.
+
+Detection runs are evaluated and drawn by `detection_inference.py`; `evaluate_run` hands them over."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from ..data import TensorDataset, make_loader
+from ..data import DetectionDataset, TensorDataset, make_loader
 from ..errors import CnnlabError, ConfigError
 from .config import TrainConfig, from_mapping
 from .distributed import World
@@ -19,6 +21,9 @@ from .export import load_safetensors
 from .losses import resolve_loss
 from .run import load_split, read_json
 from .setup import build_model
+
+if TYPE_CHECKING:
+    from .detection_inference import DetectionEvaluation, ImageDetections
 
 
 def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module, TensorDataset]:
@@ -40,25 +45,61 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module, TensorDataset
     return config, model.eval(), train
 
 
-def evaluate_run(
-    run_dir: str | Path, *, data: str | None = None, split: str | None = None, data_dir: str | None = None
-) -> dict[str, Any]:
-    """Loss and accuracy of a run's model on `split` (default: its test split) of `data` (default: its data)."""
-    config, model, train = load_run(run_dir)
+def target_split(
+    config: TrainConfig,
+    train: TensorDataset | DetectionDataset,
+    *,
+    data: str | None = None,
+    split: str | None = None,
+    data_dir: str | None = None,
+    data_kwargs: dict[str, Any] | None = None,
+) -> TensorDataset | DetectionDataset:
+    """`split` (default: the run's test split) of `data` (default: the run's data), normalized with the training
+    statistics. `data_kwargs` add to the run's own data keywords when the data is the run's, else replace them."""
     changes: dict[str, Any] = {}
     if data is not None:
         changes.update(data=data, data_dir=data_dir)
     elif data_dir is not None:
         changes.update(data_dir=data_dir)
+    same = data is None or data == config.data
+    if data_kwargs or not same:
+        changes.update(data_kwargs={**(config.data_kwargs if same else {}), **(data_kwargs or {})})
     target = replace(config, **changes)
     dataset = load_split(target, split or config.test_split)
+    detection = isinstance(train, DetectionDataset)
+    if isinstance(dataset, DetectionDataset) != detection:
+        why = "has no boxes, but the model is a detector (for shapes: --data-kw task=detection)" if detection else (
+            "holds boxes, but the model is a classifier")  # fmt: skip
+        raise ConfigError(f"{dataset.name} {why}")
+    if detection and dataset.classes != train.classes:
+        raise ConfigError(f"{dataset.name} holds boxes of {dataset.classes}; the model found {train.classes}")
     if dataset.input_size != train.input_size or dataset.num_classes != train.num_classes:
         raise ConfigError(
             f"{dataset.name} has {dataset.num_classes} classes of {dataset.input_size} images; the model was "
             f"trained on {train.num_classes} classes of {train.input_size}"
         )
     # Normalize with the statistics the model was trained with.
-    dataset = replace(dataset, mean=train.mean, std=train.std)
+    return replace(dataset, mean=train.mean, std=train.std)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    data: str | None = None,
+    split: str | None = None,
+    data_dir: str | None = None,
+    data_kwargs: dict[str, Any] | None = None,
+    per_class: bool = False,
+) -> dict[str, Any] | DetectionEvaluation:
+    """Loss and accuracy of a run's model on `split` (default: its test split) of `data` (default: its data); for a
+    detection run, its COCO evaluation (`detection_inference.evaluate_detection_run`, with `per_class`)."""
+    config, model, train = load_run(run_dir)
+    if isinstance(train, DetectionDataset):
+        from .detection_inference import evaluate_detector
+
+        return evaluate_detector(config, model, train, data=data, split=split, data_dir=data_dir,
+                                 data_kwargs=data_kwargs, per_class=per_class)  # fmt: skip
+    dataset = target_split(config, train, data=data, split=split, data_dir=data_dir, data_kwargs=data_kwargs)
     loader = make_loader(dataset, 256, shuffle=False, seed=0, augment=None, device="cpu")
     loss = resolve_loss(config.loss, train.multilabel)
     metrics = evaluate(model, loader, loss=loss, world=World(), autocast=torch.autocast("cpu", enabled=False))
@@ -71,17 +112,32 @@ class Prediction:
     top: tuple[tuple[str, float], ...]  # (class name, probability), most likely first
 
 
-def predict_images(run_dir: str | Path, paths: Sequence[str | Path], *, top_k: int = 3) -> list[Prediction]:
+def predict_images(
+    run_dir: str | Path,
+    paths: Sequence[str | Path],
+    *,
+    top_k: int = 3,
+    out: str | Path | None = None,
+    min_score: float = 0.3,
+) -> list[Prediction] | list[ImageDetections]:
     """Classify image files with a run's model: each is read with Pillow, converted to the model's channels,
     resized to its input size and normalized with the training statistics.
 
     Probabilities are softmax outputs, or per-class sigmoids for a multi-label run (then they need not sum to 1).
+    A detection run finds boxes instead, scoring at least `min_score`, and draws them into the folder `out`
+    (`detection_inference.detect_image_files`).
     """
     from ..data._images import read_image
 
     if top_k < 1:
         raise ConfigError(f"--top-k must be at least 1, got {top_k}")
     _, model, train = load_run(run_dir)
+    if isinstance(train, DetectionDataset):
+        from .detection_inference import detect_image_files
+
+        return detect_image_files(model, train, paths, out=out, min_score=min_score)
+    if out is not None:
+        raise ConfigError(f"{run_dir} holds a classifier; --out draws the boxes of a detection run")
     channels, height, width = train.input_size
     images = []
     for path in paths:
