@@ -22,9 +22,6 @@ import torch.nn.functional as F
 
 from ..data import TensorDataset, make_loader
 from ..engine import Callback, TrainingDiverged, TrainState
-from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE
-
-HOLDS, FAILS, UNCLEAR = "holds", "fails", "unclear"
 
 
 def train_tensors(data: TensorDataset, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,27 +135,6 @@ def pick_lr(grid: Sequence[float], score: Callable[[float], float]) -> float:
         if math.isfinite(value) and value < best_score:
             best, best_score = lr, value
     return best
-
-
-def part_of(direction: str) -> str:
-    """A part of a claim that predicts a positive effect: holds if positive, fails if negligible or negative."""
-    if direction == POSITIVE:
-        return HOLDS
-    if direction in (NEGLIGIBLE, NEGATIVE):
-        return FAILS
-    return UNCLEAR
-
-
-def judge(parts: Sequence[str]) -> str:
-    """One verdict kind from the parts of a claim: supported if all hold, refuted if all fail, nuanced if some hold
-    and some fail, otherwise inconclusive (some are unclear and more seeds could still turn either way)."""
-    if all(p == HOLDS for p in parts):
-        return "supported"
-    if all(p == FAILS for p in parts):
-        return "refuted"
-    if HOLDS in parts and FAILS in parts:
-        return "nuanced"
-    return "inconclusive"
 
 
 def log_ratio(a: Any, b: Any) -> np.ndarray:

@@ -47,6 +47,7 @@ from ..diagnostics import DiagnosticsCallback, depth_ratio
 from ..engine import Callback, TrainingDiverged, TrainState
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import digit_data, fit
+from ._nets import FAILS, HOLDS, UNDECIDED, combine
 from ._registry import register_study
 from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, effect, mean_std
 
@@ -67,7 +68,6 @@ PRETRAIN = "layerwise:2"  # epochs per hidden layer
 INIT = {"vanish": "xavier:4.0", "explode": "he"}  # the matching init of each net's activation
 BASE = {"vanish": ("sigmoid", "default"), "explode": ("relu", "he:2.0")}  # (activation, init) of the failing nets
 DIAG_EVERY = 10  # diagnostics sample every 10th optimizer step
-HOLDS, FAILS, UNDECIDED = "holds", "fails", "undecided"
 CURED, NOT_CURED, UNCLEAR = "cures", "does not cure", "unclear"
 
 PROFILES = {
@@ -193,18 +193,6 @@ def cure_part(r: Results, cure: str) -> str:
     if readings and all(k == NOT_CURED for k in readings):
         return FAILS
     return UNDECIDED
-
-
-def combine(parts: list[str]) -> str:
-    """Supported if every part holds, refuted if every part fails, nuanced if some hold and some fail, else
-    inconclusive (an undecided part could still tip the verdict)."""
-    if all(p == HOLDS for p in parts):
-        return "supported"
-    if all(p == FAILS for p in parts):
-        return "refuted"
-    if HOLDS in parts and FAILS in parts:
-        return "nuanced"
-    return "inconclusive"
 
 
 def _base_numbers(r: Results, net: str) -> str:

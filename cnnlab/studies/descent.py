@@ -30,7 +30,8 @@ import torch
 from ..engine import Callback
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import digit_data, fit
-from ._gradient import FAILS, HOLDS, LossTracker, gradient_noise, judge, part_of, train_tensors, up_fraction
+from ._gradient import LossTracker, gradient_noise, train_tensors, up_fraction
+from ._nets import FAILS, HOLDS, combine, part
 from ._registry import register_study
 from .stats import effect, mean_std
 
@@ -98,7 +99,7 @@ def decide(r: Results) -> Verdict:
     noise = {arm: r.values(arm, "noise") for arm in ARMS}
     ordered = bool(np.all(noise["sgd"] > noise["mini64"]) and np.all(noise["mini64"] > noise["full"])
                    and np.all(noise["full"] < FULL_NOISE_TOL))  # fmt: skip
-    parts = {"cost": part_of(cost.direction), "zigzag": part_of(zig.direction), "between": HOLDS if ordered else FAILS}
+    parts = {"cost": part(cost.direction), "zigzag": part(zig.direction), "between": HOLDS if ordered else FAILS}
     e = r.params["compare_epochs"]
     up = {arm: r.values(arm, "up_fraction") for arm in ARMS}
     at = {arm: mean_std(r.values(arm, "loss_at_samples"), 1, 2) for arm in ARMS}
@@ -113,7 +114,7 @@ def decide(r: Results) -> Verdict:
         f"{noise['full'].max():.0e} (all samples); {n_seeds} seeds"
     )
     short = f"GD +{cost.mean:.2f} nats at equal samples; SGD ups {zig.mean * 100:+.0f} pts"
-    kind = judge(list(parts.values()))
+    kind = combine(list(parts.values()))
     held = [name for name, p in parts.items() if p == HOLDS]
     failed = [name for name, p in parts.items() if p == FAILS]
     if kind == "supported":

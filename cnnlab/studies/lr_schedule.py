@@ -27,7 +27,8 @@ import numpy as np
 
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import StepRecorder, digit_data, fit
-from ._gradient import FAILS, HOLDS, full_loss, judge, log_ratio, part_of, pick_lr, sci, train_tensors
+from ._gradient import full_loss, log_ratio, pick_lr, sci, train_tensors
+from ._nets import FAILS, HOLDS, combine, part
 from ._registry import register_study
 from .stats import NEGATIVE, effect, mean_std
 
@@ -87,7 +88,7 @@ def decide(r: Results) -> Verdict:
     lower = effect(np.log(r.values("constant", "final_loss")), np.log(r.values("cos", "final_loss")),
                    float(np.log(MIN_LOSS_RATIO)))  # fmt: skip
     acc = effect(r.values("cos", "test_accuracy"), r.values("constant", "test_accuracy"), MIN_ACC)
-    parts = {"steadier end": part_of(noise.direction), "lower final loss": part_of(lower.direction)}
+    parts = {"steadier end": part(noise.direction), "lower final loss": part(lower.direction)}
     if acc.direction == NEGATIVE:
         parts["test accuracy"] = FAILS
     ratio = np.exp(log_ratio(r.values("constant", "tail_noise"), r.values("cos", "tail_noise")).mean())
@@ -103,7 +104,7 @@ def decide(r: Results) -> Verdict:
         f"{acc_of['step']}%; {len(r.seeds)} seeds"
     )
     short = f"spread ×{ratio:.1f} constant/cos"
-    kind = judge(list(parts.values()))
+    kind = combine(list(parts.values()))
     held = [name for name, p in parts.items() if p == HOLDS]
     failed = [name for name, p in parts.items() if p == FAILS]
     if kind == "supported":

@@ -36,7 +36,7 @@ from ..data import make_adding
 from ..engine import Callback, TrainingDiverged, TrainState
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import fit
-from ._gradient import FAILS, HOLDS, UNCLEAR, judge, part_of
+from ._nets import FAILS, HOLDS, UNDECIDED, combine, part
 from ._registry import register_study
 from .stats import effect, mean_std
 
@@ -143,14 +143,14 @@ def decide(r: Results) -> Verdict:
     learn = effect(_skill(mse_lstm), _skill(mse_rnn), MIN_SKILL_GAIN)
 
     parts = {
-        f"the RNN's first-step gradient vanishes at T = {tg}": part_of(vanish.direction),
-        f"the LSTM carries it ≥ {MIN_DECADES:g} decade further at initialization": part_of(carry.direction),
+        f"the RNN's first-step gradient vanishes at T = {tg}": part(vanish.direction),
+        f"the LSTM carries it ≥ {MIN_DECADES:g} decade further at initialization": part(carry.direction),
     }
     if tl >= LONG_T:
-        parts[f"the trained LSTM predicts the sum better than the RNN at T = {tl}"] = part_of(learn.direction)
+        parts[f"the trained LSTM predicts the sum better than the RNN at T = {tl}"] = part(learn.direction)
     else:
-        parts[f"learning a dependency of ≥ {LONG_T} steps (trained only up to T = {tl} here)"] = UNCLEAR
-    held, failed, unclear = ([name for name, p in parts.items() if p == kind] for kind in (HOLDS, FAILS, UNCLEAR))
+        parts[f"learning a dependency of ≥ {LONG_T} steps (trained only up to T = {tl} here)"] = UNDECIDED
+    held, failed, unclear = ([name for name, p in parts.items() if p == kind] for kind in (HOLDS, FAILS, UNDECIDED))
 
     numbers = (
         f"at initialization and T = {tg}, log10(g_1/g_T) RNN {mean_std(rnn0, digits=1)} vs LSTM "
@@ -159,7 +159,7 @@ def decide(r: Results) -> Verdict:
         f"predictor {BASELINE_MSE:.3f}; skill gain {learn.interval.format(100, unit=' pts')}); {len(r.seeds)} seeds"
     )
     short = f"init Δlog10 g {carry.mean:+.1f} (T={tg}); MSE {np.nanmean(mse_rnn):.3f} vs {np.nanmean(mse_lstm):.3f}"
-    kind = judge(list(parts.values()))
+    kind = combine(list(parts.values()))
     return Verdict(kind, f"{_listing(held, failed, unclear)}: {numbers}.", short)
 
 

@@ -35,7 +35,8 @@ import torch
 from ..engine import create_optimizer, create_schedule
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import StepRecorder, digit_data, fit
-from ._gradient import FAILS, HOLDS, UNCLEAR, LossTracker, judge, part_of, pick_lr, sci, steps_to, train_tensors
+from ._gradient import LossTracker, pick_lr, sci, steps_to, train_tensors
+from ._nets import FAILS, HOLDS, UNDECIDED, combine, part
 from ._registry import register_study
 from .stats import effect, interval, mean_std
 
@@ -213,16 +214,16 @@ def decide(r: Results) -> Verdict:
     elif angle.high < MIN_ANGLE:
         angle_part = FAILS
     else:
-        angle_part = UNCLEAR
+        angle_part = UNDECIDED
     parts = {"SGD's step points away from the minimum": angle_part}
     speed = {}
     for problem in ("quad", "rosen", "digits"):
         speed[problem] = _log_effect(r, "sgd", "adam", f"{problem}_steps_to", MIN_SPEEDUP)
-        parts[f"Adam faster ({problem})"] = part_of(speed[problem].direction)
+        parts[f"Adam faster ({problem})"] = part(speed[problem].direction)
     damp = {"quad": _log_effect(r, "adam", "adam-cos", "quad_amplitude", MIN_DAMPING),
             "digits": _log_effect(r, "adam", "adam-cos", "digits_jitter", MIN_DAMPING)}  # fmt: skip
-    parts["Adam oscillates at a constant rate (quad)"] = part_of(damp["quad"].direction)
-    parts["Adam oscillates at a constant rate (digits)"] = part_of(damp["digits"].direction)
+    parts["Adam oscillates at a constant rate (quad)"] = part(damp["quad"].direction)
+    parts["Adam oscillates at a constant rate (digits)"] = part(damp["digits"].direction)
 
     def steps(problem: str) -> str:
         key = f"{problem}_steps_to"
@@ -241,7 +242,7 @@ def decide(r: Results) -> Verdict:
     )
     ratio = math.exp(speed["digits"].mean) if math.isfinite(speed["digits"].mean) else math.nan
     short = f"Adam {ratio:.1f}× fewer steps (digits)"
-    kind = judge(list(parts.values()))
+    kind = combine(list(parts.values()))
     held = [name for name, p in parts.items() if p == HOLDS]
     failed = [name for name, p in parts.items() if p == FAILS]
     if kind == "supported":

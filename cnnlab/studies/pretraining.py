@@ -38,7 +38,7 @@ from ..engine import Callback, TrainingDiverged, TrainState
 from ..layers import LinearNormAct
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import digit_data, fit
-from ._gradient import FAILS, HOLDS, UNCLEAR, judge, part_of
+from ._nets import FAILS, HOLDS, UNDECIDED, combine, part
 from ._registry import register_study
 from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, effect, mean_std
 
@@ -122,7 +122,7 @@ def _earns_its_cost(acc_direction: str, cost_direction: str) -> str:
         return HOLDS
     if acc_direction in (POSITIVE, NEGLIGIBLE) and cost_direction in (POSITIVE, NEGLIGIBLE):
         return FAILS
-    return UNCLEAR
+    return UNDECIDED
 
 
 def _listing(held: list[str], failed: list[str], unclear: list[str]) -> str:
@@ -141,13 +141,13 @@ def decide(r: Results) -> Verdict:
     modern = effect(acc["modern"], acc["pretrained"], MIN_ACC)
     cost = effect(np.log(cpu["pretrained"]), np.log(cpu["modern"]), math.log(MIN_COST_RATIO))
     parts = {
-        f"pretraining lifts the first/last gradient ratio ≥ {MIN_DECADES:g} decade": part_of(lift.direction),
-        f"pretraining gains ≥ {MIN_ACC * 100:.0f} accuracy points over random init": part_of(gain.direction),
+        f"pretraining lifts the first/last gradient ratio ≥ {MIN_DECADES:g} decade": part(lift.direction),
+        f"pretraining gains ≥ {MIN_ACC * 100:.0f} accuracy points over random init": part(gain.direction),
         "pretraining still earns its CPU time against He init + BatchNorm + ReLU": _earns_its_cost(
             modern.direction, cost.direction
         ),
     }
-    held, failed, unclear = ([name for name, p in parts.items() if p == kind] for kind in (HOLDS, FAILS, UNCLEAR))
+    held, failed, unclear = ([name for name, p in parts.items() if p == kind] for kind in (HOLDS, FAILS, UNDECIDED))
 
     def ratio_text(arm: str) -> str:
         return mean_std(ratio[arm], digits=1)
@@ -162,7 +162,7 @@ def decide(r: Results) -> Verdict:
         f"modern {mean_std(cpu['modern'], digits=2)} (×{math.exp(cost.mean):.2f}); {len(r.seeds)} seeds"
     )
     short = f"+{lift.mean:.1f} decades, +{gain.mean * 100:.1f} pts; modern {modern.mean * 100:+.1f} pts"
-    kind = judge(list(parts.values()))
+    kind = combine(list(parts.values()))
     if kind == "supported":
         sentence = f"Pretraining cured the vanishing gradient and still beats the modern recipe: {numbers}."
     elif kind == "refuted":

@@ -11,14 +11,10 @@ import torch
 
 from cnnlab.engine import TrainingDiverged
 from cnnlab.studies._gradient import (
-    FAILS,
-    HOLDS,
-    UNCLEAR,
     LossTracker,
     _flat_grad,
     expected_noise,
     gradient_noise,
-    judge,
     pick_lr,
     sci,
     steps_to,
@@ -98,14 +94,6 @@ def test_pick_lr_skips_diverged_and_nan():
 
     assert pick_lr((0.01, 0.1, 0.3, 1.0), score) == 0.1
     assert pick_lr((0.01, 0.1), lambda lr: 2.0) == 0.01  # ties go to the smaller rate
-
-
-def test_judge_combines_parts():
-    assert judge([HOLDS, HOLDS]) == "supported"
-    assert judge([FAILS, FAILS]) == "refuted"
-    assert judge([HOLDS, FAILS, UNCLEAR]) == "nuanced"
-    assert judge([HOLDS, UNCLEAR]) == "inconclusive"
-    assert judge([FAILS, UNCLEAR]) == "inconclusive"  # the unclear part may still hold with more seeds
 
 
 def test_sci():

@@ -13,7 +13,7 @@ from cnnlab.engine import TrainState
 from cnnlab.layers import LinearNormAct
 from cnnlab.studies import Results
 from cnnlab.studies import pretraining as pt
-from cnnlab.studies._gradient import FAILS, HOLDS, UNCLEAR
+from cnnlab.studies._nets import FAILS, HOLDS, UNDECIDED
 from cnnlab.studies.stats import NEGATIVE, NEGLIGIBLE, POSITIVE
 from cnnlab.studies.stats import UNCLEAR as NOISY
 
@@ -71,8 +71,8 @@ def test_inconclusive_when_too_noisy():
         (NEGLIGIBLE, NEGATIVE, HOLDS),  # as accurate and cheaper
         (NEGLIGIBLE, POSITIVE, FAILS),  # as accurate, costlier
         (POSITIVE, NEGLIGIBLE, FAILS),  # modern better for the same time
-        (POSITIVE, NEGATIVE, UNCLEAR),  # a trade-off
-        (NOISY, POSITIVE, UNCLEAR),
+        (POSITIVE, NEGATIVE, UNDECIDED),  # a trade-off
+        (NOISY, POSITIVE, UNDECIDED),
     ],
 )
 def test_earns_its_cost(acc, cost, part):
