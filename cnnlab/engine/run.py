@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import sys
@@ -49,6 +50,26 @@ def hold_out(data: TensorDataset, fraction: float, seed: int) -> tuple[TensorDat
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
     train_idx, val_idx = order[n_val:].sort().values, order[:n_val].sort().values
     return data.subset(train_idx, f"{data.name}-train"), data.subset(val_idx, f"{data.name}-val")
+
+
+def check_new_run_dir(run_dir: Path) -> None:
+    """Refuse, before any work, an --out that cannot become a new run's directory: a file, a path below a file, a
+    read-only place, an existing run (continue it with --resume) or a folder holding anything else (it is not
+    cnnlab's to overwrite)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"--out {run_dir} is a file; give a new or empty folder for the run")
+    existing = next((p for p in (run_dir, *run_dir.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise ConfigError(f"--out {run_dir} lies below the file {existing}; give a folder path")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if (run_dir / "run.json").exists() or (run_dir / "checkpoints").exists():
+            raise ConfigError(
+                f"{run_dir} already holds a run; continue it with --resume {run_dir}, or choose another --out"
+            )
+        raise ConfigError(f"--out {run_dir} is not empty and holds no cnnlab run; choose a new or empty folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {run_dir}: {existing} cannot be written; choose a folder you may write to")
 
 
 def default_run_dir(config: TrainConfig) -> Path:

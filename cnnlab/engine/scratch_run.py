@@ -18,7 +18,7 @@ from ..data import build_augment
 from ..errors import ConfigError
 from .config import TrainConfig
 from .history import write_history
-from .run import default_run_dir, hold_out, load_split, write_json, write_run_files
+from .run import check_new_run_dir, default_run_dir, hold_out, load_split, write_json, write_run_files
 from .setup import model_keywords
 
 _SCHEDULES = {"cos": "cosine", "constant": "constant"}
@@ -42,6 +42,8 @@ def train_scratch(config: TrainConfig, log: Callable[[str], None] = print):
         raise ConfigError(f"--engine scratch supports the schedules cos and constant, not {config.schedule!r}")
     if config.loss not in ("auto", "ce"):
         raise ConfigError("--engine scratch trains with softmax cross-entropy (--loss ce)")
+    run_dir = Path(config.out or default_run_dir(config))
+    check_new_run_dir(run_dir)  # before any work
     train_full = load_split(config, config.train_split)
     if train_full.regression or train_full.multilabel:
         raise ConfigError(f"--engine scratch trains single-label classifiers; {train_full.name} needs the torch engine")
@@ -51,7 +53,6 @@ def train_scratch(config: TrainConfig, log: Callable[[str], None] = print):
     model = build_scratch_model(config.model, seed=config.seed, **kwargs)
     optimizer = "nesterov" if config.optimizer == "sgd" and config.nesterov else config.optimizer
     batch_size = len(train_data) if config.batch_size == "full" else config.batch_size
-    run_dir = Path(config.out or default_run_dir(config))
     run_dir.mkdir(parents=True, exist_ok=True)
     write_run_files(run_dir, config, torch.device("cpu"), 1)
     result = fit(

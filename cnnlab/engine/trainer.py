@@ -31,7 +31,7 @@ from .history import HistoryWriter, Progress, TensorBoardLogger
 from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
 from .pretrain import parse_pretrain, pretrain_layerwise
-from .run import default_run_dir, hold_out, load_split, read_json, write_json, write_run_files
+from .run import check_new_run_dir, default_run_dir, hold_out, load_split, read_json, write_json, write_run_files
 from .schedules import create_schedule
 from .setup import autocast_for, build_model, resolve_device, seed_everything, speed_settings
 from .tasks import make_task
@@ -93,6 +93,11 @@ class Trainer:
         last = resume / "checkpoints" / "last.pt" if resume else None
         # Loaded on the CPU: load_state_dict moves each tensor to its parameter's device, random states stay.
         checkpoint = load_checkpoint(last) if last is not None and last.exists() else None
+
+        self.writes = self.world.is_main and not in_memory  # this process writes the run's files
+        self.run_dir = None if in_memory else Path(resume) if resume else Path(config.out or default_run_dir(config))
+        if self.writes and resume is None:  # before any work: nothing is loaded for a run that cannot be written
+            check_new_run_dir(self.run_dir)
 
         seed_everything(config.seed)
         if data is not None:
@@ -177,18 +182,11 @@ class Trainer:
         self.best: dict[str, Any] = {"epoch": None}  # and {monitor: its best value} once an epoch improved it
         self.bad_epochs = 0
         self.epoch_totals = [0.0, 0.0, 0.0, 0.0]  # this epoch so far: data loss, penalty, correct, samples
-        self.writes = self.world.is_main and not in_memory  # this process writes the run's files
-        self.run_dir = None if in_memory else Path(resume) if resume else Path(config.out or default_run_dir(config))
         if resume is not None and self.world.is_main:
             remove_stale_temporaries(self.run_dir)
         if checkpoint is not None:
             self._restore(checkpoint)
         elif self.writes:
-            if (self.run_dir / "checkpoints" / "last.pt").exists():
-                raise ConfigError(
-                    f"{self.run_dir} already holds a run; continue it with --resume {self.run_dir}, "
-                    "or choose another --out"
-                )
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_run_files(self.run_dir, config, self.device, self.world.size)
         self.state.run_dir = self.run_dir
