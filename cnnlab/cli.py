@@ -15,7 +15,7 @@ import torch
 
 from . import __version__
 from . import data as datasets
-from .engine.config import TrainConfig, from_mapping, read_config_file
+from .engine.config import TrainConfig, from_mapping, read_config_file, validate
 from .engine.recipes import format_recipes, recipe_for
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
@@ -387,7 +387,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
                 flags[key] = {**recipe[key], **flags[key]}
     config = from_mapping(recipe, source=f"the recipe of {chosen.model} on {chosen.data}")
     config = from_mapping(given, base=config, source=str(args.config))
-    return from_mapping(flags, base=config, source="command line")
+    return validate(from_mapping(flags, base=config, source="command line"))
 
 
 def _add_load_options(p: argparse.ArgumentParser) -> None:

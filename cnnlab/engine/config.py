@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import sys
 import types
 import typing
@@ -196,3 +197,52 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a table of keys, got {type(data).__name__}")
     return data
+
+
+# Ranges of the numeric fields: (lowest, highest, whether each end is allowed). NaN and ±inf are never allowed.
+_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "val_fraction": (0.0, 1.0, True, False),
+    "dropout": (0.0, 1.0, True, False),
+    "epochs": (1, math.inf, True, False),
+    "lr": (0.0, math.inf, False, False),
+    "momentum": (0.0, 1.0, True, False),
+    "weight_decay": (0.0, math.inf, True, False),
+    "warmup": (0.0, math.inf, True, False),
+    "min_lr": (0.0, math.inf, True, False),
+    "step_size": (0.0, math.inf, False, False),
+    "gamma": (0.0, math.inf, False, False),
+    "l1": (0.0, math.inf, True, False),
+    "l2": (0.0, math.inf, True, False),
+    "clip_norm": (0.0, math.inf, False, False),
+    "clip_value": (0.0, math.inf, False, False),
+    "label_smoothing": (0.0, 1.0, True, False),
+    "threshold": (0.0, 1.0, False, False),
+    "seed": (0, math.inf, True, False),
+    "early_stopping": (0, math.inf, True, False),
+    "checkpoint_interval": (0.0, math.inf, True, False),
+    "checkpoint_every": (0, math.inf, True, False),
+    "diagnose_every": (1, math.inf, True, False),
+}
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check every numeric field against its range (no NaN or infinity anywhere); returns the config.
+
+    Called before any work, so a bad value is one clear error and never a half-made run folder."""
+    for key, (low, high, low_ok, high_ok) in _RANGES.items():
+        value = getattr(config, key)
+        if value is None:
+            continue
+        inside = math.isfinite(value) and (low <= value if low_ok else low < value)
+        inside = inside and (value <= high if high_ok else value < high)
+        if not inside:
+            lower = f"{'≥' if low_ok else '>'} {low:g}"
+            upper = "" if high == math.inf else f" and {'≤' if high_ok else '<'} {high:g}"
+            raise ConfigError(f"{key} must be a finite number {lower}{upper}, got {value!r}")
+    for m in config.milestones:
+        if not (math.isfinite(m) and m >= 0):
+            raise ConfigError(f"milestones must be finite epochs ≥ 0, got {config.milestones!r}")
+    if config.batch_size != "full" and (isinstance(config.batch_size, bool) or not isinstance(config.batch_size, int)
+                                        or config.batch_size < 1):  # fmt: skip
+        raise ConfigError(f"batch_size must be a positive integer or 'full', got {config.batch_size!r}")
+    return config

@@ -24,7 +24,7 @@ from ..errors import CnnlabError, ConfigError
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state, snapshot
 from .clipping import GradientBuffer, largest_gradient, make_clip
-from .config import TrainConfig, from_mapping
+from .config import TrainConfig, from_mapping, validate
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
 from .export import export_safetensors
 from .history import HistoryWriter, Progress, TensorBoardLogger
@@ -475,6 +475,7 @@ def train(
         config = replace(from_mapping(saved, source=str(resume)), out=str(resume))
     elif config is None:
         config = TrainConfig()
+    validate(config)  # before any work: a bad number is one clear error, never a half-made run folder
     if config.engine == "scratch":
         from .scratch_run import train_scratch
 

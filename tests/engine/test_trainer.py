@@ -156,7 +156,7 @@ def test_channels_last_on_conv_nets_by_default(tmp_path):
         ({"amp": "fp16"}, "fp16 mixed precision needs a CUDA device"),
         ({"model": "resnet19"}, "unknown model 'resnet19'"),
         ({"test_split": "test[400:]"}, "split 'test[400:]' of digits is empty"),
-        ({"val_fraction": 1.0}, "val_fraction must lie in"),
+        ({"val_fraction": 1.0}, "val_fraction must be a finite number ≥ 0 and < 1"),
     ],
 )
 def test_bad_configs_fail_before_writing(tmp_path, changes, message):
