@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 TMP_GLOB = ".*.tmp"  # the names of unfinished writes (see remove_stale_temporaries)
+_UMASK = os.umask(0o022)  # read once at import (setting it is process-wide, unsafe beside the checkpoint thread)
+os.umask(_UMASK)
 
 
 def fsync_dir(path: Path) -> None:
@@ -33,6 +35,7 @@ def atomic_path(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes the file private (0600); give it the mode open() would
     os.close(fd)
     tmp = Path(name)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -266,9 +265,6 @@ def write_report(results: Sequence[StudyResult], path: str | Path) -> Path:
     text = render_report(results)
     try:
         atomic_write_text(path, text, durable=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        path.chmod(0o666 & ~umask)  # a page to share: readable like any file the user creates
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
