@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import math
+import contextlib
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 import torch
 
-from ..data import TensorDataset, load_dataset
+from ..data import TensorDataset, load_dataset, make_loader
 from ..engine import Callback, RunResult, TrainConfig, TrainState, train
+from ..engine.distributed import World
+from ..engine.evaluate import evaluate
 from ._base import Context
 
 MNIST_SPLIT = 8000  # full profile: MNIST t10k images [:8000] train, [8000:] test
@@ -75,17 +77,7 @@ class StepRecorder(Callback):
         self.grad_norm.append(state.metrics["grad_norm"])
 
 
-@torch.no_grad()
 def accuracy(model: torch.nn.Module, data: TensorDataset, batch: int = 512) -> float:
     """Top-1 accuracy of `model` on `data`, normalized as the engine normalizes it (the training statistics)."""
-    from ..data import make_loader
-
-    model.eval()
     loader = make_loader(data, batch, shuffle=False, seed=0, augment=None, device=next(model.parameters()).device)
-    correct = total = 0
-    for b in loader:
-        logits = model(b.inputs)
-        correct += int((logits.argmax(1) == b.targets).sum())
-        total += b.targets.shape[0]
-    model.train()
-    return correct / total if total else math.nan
+    return evaluate(model, loader, loss="ce", world=World(), autocast=contextlib.nullcontext())["accuracy"]

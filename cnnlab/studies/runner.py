@@ -26,7 +26,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ._base import PROFILES, Results, Study, Verdict, check_numbers
 from ._registry import get_study, list_studies
-from .cache import Unit, check_out_dir, load_unit, save_unit
+from .cache import Unit, cached_seeds, check_out_dir, load_unit, save_unit
 
 
 @dataclass(frozen=True)
@@ -284,8 +284,6 @@ def run_study(
 def load_results(out: str | Path) -> list[StudyResult]:
     """Every (study, profile) under `out` whose arms share at least one seed measured under the study's current
     design; used by the report. Units of stale designs are ignored."""
-    from .cache import cached_seeds
-
     out = Path(out)
     if not out.is_dir():
         raise ConfigError(f"{out} is not a directory of study results (run 'cnnlab study run ... --out {out}')")
