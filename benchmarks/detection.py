@@ -3,7 +3,8 @@
 1. Accuracy: `cnnlab train tinydet --data shapes` with the default recipe and nothing else (10,000 training scenes,
    32×32, up to 4 shapes), then COCO mAP, AP50 and AP75 on the 2,000 test scenes, per-class AP, and the same
    numbers on a test set drawn with another data seed. Targets: mAP@[.5:.95] ≥ 0.75 and mAP-50 ≥ 0.97 after at
-   most 10 minutes of training on a 2-core CPU.
+   most 10 minutes of training on a 2-core CPU. The numbers with the flip test (`cnnlab eval RUN --flip-test`)
+   follow on their own line.
 2. Overhead: the trainer's step against a bare step of the same model, loss and optimizer (forward,
    `detection_loss`, backward, AdamW step), alternating step by step on the same batches so that the machine's
    drift hits both alike. Target: ≤ 1.05×.
@@ -29,6 +30,7 @@ import torch
 
 from cnnlab.cli import main as cli
 from cnnlab.data import load_dataset, make_loader
+from cnnlab.data.shapes import CLASSES
 from cnnlab.engine import TrainConfig, Trainer
 from cnnlab.engine.distributed import World
 from cnnlab.engine.inference import load_run
@@ -56,6 +58,10 @@ def evaluate(model: torch.nn.Module, seed: int) -> tuple[dict[str, float], float
     with torch.no_grad():
         found = [d for batch in loader for d in model.decode(model(batch.inputs))]
     per_class = coco_evaluate(truths, found).per_class
+    with torch.no_grad():
+        flipped = [d for batch in loader for d in model.decode(model.flip_test(batch.inputs))]
+    flip = coco_evaluate(truths, flipped, per_class=False)
+    numbers.update(flip_map=flip.AP, flip_map50=flip.AP50, flip_map75=flip.AP75)
     return numbers, seconds, per_class
 
 
@@ -102,7 +108,9 @@ def main() -> int:
             numbers, seconds, per_class = evaluate(model, seed)
             print(f"test scenes of data seed {seed}: mAP {numbers['map']:.3f}  AP50 {numbers['map50']:.3f}  "
                   f"AP75 {numbers['map75']:.3f}  (evaluation of 2,000 images {seconds:.2f} s)")  # fmt: skip
-            print("  per class AP: " + ", ".join(f"{c.name} {c.AP:.2f}" for c in per_class))
+            print("  per class AP: " + ", ".join(f"{CLASSES[int(c.name)]} {c.AP:.2f}" for c in per_class))
+            print(f"  with --flip-test: mAP {numbers['flip_map']:.3f}  AP50 {numbers['flip_map50']:.3f}  "
+                  f"AP75 {numbers['flip_map75']:.3f}")  # fmt: skip
     ratios = overhead(args.steps)
     low, _, high = statistics.quantiles(ratios, n=4)
     print(f"trainer step / bare step: median {statistics.median(ratios):.3f} (quartiles {low:.3f}–{high:.3f}, "

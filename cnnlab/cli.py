@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     _add_split_flags(p)
     p.add_argument("--per-class", action="store_true", help="detection: also AP, AP50 and AP75 of each class")
+    _add_flip_test(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_debug(p)
 
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--coco-gt", type=Path, metavar="GT.json", help="with --coco-json: also write the split's COCO "
                    "ground truth, to score with 'cnnlab map GT.json DETS.json'")  # fmt: skip
+    _add_flip_test(p)
     _add_split_flags(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_debug(p)
@@ -345,6 +347,13 @@ def _add_split_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--split", metavar="SPLIT", help="split, e.g. test or 'test[:1000]' (default: the run's test split)"
     )
+
+
+def _add_flip_test(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--flip-test", action="store_true",
+        help="detection: average each image's maps with its mirror image's (two forward passes; steadier boxes)",
+    )  # fmt: skip
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -535,7 +544,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .engine.inference import evaluate_run
 
     metrics = evaluate_run(args.run_dir, data=args.data, split=args.split, data_dir=args.data_dir,
-                           data_kwargs=dict(args.data_kwargs), per_class=args.per_class)  # fmt: skip
+                           data_kwargs=dict(args.data_kwargs), per_class=args.per_class,
+                           flip_test=args.flip_test)  # fmt: skip
     if not isinstance(metrics, dict):  # a detection run's COCO evaluation
         from .engine.detection_inference import format_detection_evaluation
 
@@ -559,7 +569,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.images or args.out is not None:
             raise ConfigError("--coco-json writes the detections of a data split; drop the IMAGE files and --out")
         data, images, count = write_coco_results(args.run_dir, args.coco_json, ground_truth=args.coco_gt,
-                                                 data_kwargs=dict(args.data_kwargs), **split_flags)  # fmt: skip
+                                                 data_kwargs=dict(args.data_kwargs), flip_test=args.flip_test,
+                                                 **split_flags)  # fmt: skip
         gt = f" and its ground truth to {args.coco_gt}" if args.coco_gt is not None else ""
         print(f"wrote {count:,} detections in {images:,} images of {data} to {args.coco_json}{gt}")
         return 0
@@ -570,7 +581,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise ConfigError(f"{', '.join(given)} choose the data of --coco-json; IMAGE files need none of them")
     if not args.images:
         raise ConfigError("name IMAGE files to predict, or write a split's detections with --coco-json FILE")
-    predictions = predict_images(args.run_dir, args.images, top_k=args.top_k, out=args.out, min_score=args.min_score)
+    predictions = predict_images(args.run_dir, args.images, top_k=args.top_k, out=args.out, min_score=args.min_score,
+                                 flip_test=args.flip_test)  # fmt: skip
     if predictions and not isinstance(predictions[0], Prediction):  # a detection run's boxes
         from .engine.detection_inference import format_image_detections
 

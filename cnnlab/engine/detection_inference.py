@@ -55,14 +55,24 @@ NOT_STATS = ("iou_thresholds", "area_ranges", "max_dets", "fix_summary_max_dets"
 
 
 @torch.no_grad()
-def detect(model: nn.Module, dataset: DetectionDataset, *, batch_size: int = 256) -> list[dict[str, torch.Tensor]]:
+def detect(
+    model: nn.Module, dataset: DetectionDataset, *, batch_size: int = 256, flip_test: bool = False
+) -> list[dict[str, torch.Tensor]]:
     """Per image {'boxes' (n, 4) xyxy pixels, 'scores' (n,), 'labels' (n,)} of `model` (eval mode) on `dataset`,
-    normalized with the dataset's mean and std."""
+    normalized with the dataset's mean and std; `flip_test` averages each image's maps with its mirror image's."""
     loader = make_loader(dataset, batch_size, shuffle=False, seed=0, augment=None, device="cpu")
     found = []
     for batch in loader:
-        found.extend(model.decode(model(batch.inputs)))
+        found.extend(model.decode(_maps(model, batch.inputs, flip_test)))
     return found
+
+
+def _maps(model: nn.Module, x: torch.Tensor, flip_test: bool) -> Any:
+    if not flip_test:
+        return model(x)
+    if not callable(getattr(model, "flip_test", None)):
+        raise ConfigError(f"{type(model).__name__} has no flip test; drop --flip-test")
+    return model.flip_test(x)
 
 
 def coco_results(dataset: DetectionDataset, detections: Sequence[dict[str, torch.Tensor]]) -> list[dict[str, Any]]:
@@ -90,13 +100,14 @@ def evaluate_detector(
     data_dir: str | None = None,
     data_kwargs: dict[str, Any] | None = None,
     per_class: bool = False,
+    flip_test: bool = False,
 ) -> DetectionEvaluation:
     """COCO evaluation (pycocotools' 12 numbers) of a loaded detection run (`load_run`) on `split` (default: its
-    test split) of `data` (see `target_split`)."""
+    test split) of `data` (see `target_split`); `flip_test` averages each image's maps with its mirror image's."""
     from ..metrics import coco_evaluate  # the metrics package is imported only when a detector evaluates
 
     dataset = target_split(config, train, data=data, split=split, data_dir=data_dir, data_kwargs=data_kwargs)
-    found = detect(model, dataset)
+    found = detect(model, dataset, flip_test=flip_test)
     result = coco_evaluate(dataset.to_coco(), coco_results(dataset, found), per_class=per_class)
     return DetectionEvaluation(dataset.name, len(dataset), result)
 
@@ -117,6 +128,7 @@ def write_coco_results(
     split: str | None = None,
     data_dir: str | None = None,
     data_kwargs: dict[str, Any] | None = None,
+    flip_test: bool = False,
 ) -> tuple[str, int, int]:
     """Write the COCO results of a detection run's model on `split` (default: its test split) to the new file `out`,
     and, when asked, the split's ground truth (`to_coco()`) to `ground_truth`. Returns (data, images, detections)."""
@@ -127,7 +139,7 @@ def write_coco_results(
     config, model, train = load_run(run_dir)
     _require_detector(run_dir, train)
     dataset = target_split(config, train, data=data, split=split, data_dir=data_dir, data_kwargs=data_kwargs)
-    results = coco_results(dataset, detect(model, dataset))
+    results = coco_results(dataset, detect(model, dataset, flip_test=flip_test))
     _write_json(Path(out), results)
     if ground_truth is not None:
         _write_json(Path(ground_truth), dataset.to_coco())
@@ -141,6 +153,7 @@ def detect_image_files(
     *,
     out: str | Path | None = None,
     min_score: float = 0.3,
+    flip_test: bool = False,
 ) -> list[ImageDetections]:
     """Detect objects in image files with a loaded detection run (`load_run`) and, given `out`, draw each image's
     boxes with class and score into out/<name>.png (new files: existing ones are never overwritten).
@@ -150,6 +163,7 @@ def detect_image_files(
 
     Args:
         min_score: keep the detections scoring at least this (the model's decode keeps all above 0.05).
+        flip_test: average each image's maps with its mirror image's (two forward passes).
     """
     from ..data._images import read_image
 
@@ -172,7 +186,7 @@ def detect_image_files(
     mean = torch.tensor(train.mean).view(1, -1, 1, 1)
     std = torch.tensor(train.std).view(1, -1, 1, 1)
     with torch.no_grad():
-        found = model.decode(model((x - mean) / std))
+        found = model.decode(_maps(model, (x - mean) / std, flip_test))
     predictions = []
     for path, image, target, dets in zip(paths, images, drawn, found, strict=True):
         keep = dets["scores"] >= min_score

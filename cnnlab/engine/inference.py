@@ -90,15 +90,19 @@ def evaluate_run(
     data_dir: str | None = None,
     data_kwargs: dict[str, Any] | None = None,
     per_class: bool = False,
+    flip_test: bool = False,
 ) -> dict[str, Any] | DetectionEvaluation:
     """Loss and accuracy of a run's model on `split` (default: its test split) of `data` (default: its data); for a
-    detection run, its COCO evaluation (`detection_inference.evaluate_detection_run`, with `per_class`)."""
+    detection run, its COCO evaluation (`detection_inference.evaluate_detector`, with `per_class` and
+    `flip_test`)."""
     config, model, train = load_run(run_dir)
     if isinstance(train, DetectionDataset):
         from .detection_inference import evaluate_detector
 
         return evaluate_detector(config, model, train, data=data, split=split, data_dir=data_dir,
-                                 data_kwargs=data_kwargs, per_class=per_class)  # fmt: skip
+                                 data_kwargs=data_kwargs, per_class=per_class, flip_test=flip_test)  # fmt: skip
+    if flip_test:
+        raise ConfigError(f"{run_dir} holds a classifier; --flip-test averages a detector's maps with its mirror's")
     dataset = target_split(config, train, data=data, split=split, data_dir=data_dir, data_kwargs=data_kwargs)
     loader = make_loader(dataset, 256, shuffle=False, seed=0, augment=None, device="cpu")
     loss = resolve_loss(config.loss, train.multilabel)
@@ -119,13 +123,14 @@ def predict_images(
     top_k: int = 3,
     out: str | Path | None = None,
     min_score: float = 0.3,
+    flip_test: bool = False,
 ) -> list[Prediction] | list[ImageDetections]:
     """Classify image files with a run's model: each is read with Pillow, converted to the model's channels,
     resized to its input size and normalized with the training statistics.
 
     Probabilities are softmax outputs, or per-class sigmoids for a multi-label run (then they need not sum to 1).
     A detection run finds boxes instead, scoring at least `min_score`, and draws them into the folder `out`
-    (`detection_inference.detect_image_files`).
+    (`detection_inference.detect_image_files`, where `flip_test` averages the maps with the mirror image's).
     """
     from ..data._images import read_image
 
@@ -135,9 +140,10 @@ def predict_images(
     if isinstance(train, DetectionDataset):
         from .detection_inference import detect_image_files
 
-        return detect_image_files(model, train, paths, out=out, min_score=min_score)
-    if out is not None:
-        raise ConfigError(f"{run_dir} holds a classifier; --out draws the boxes of a detection run")
+        return detect_image_files(model, train, paths, out=out, min_score=min_score, flip_test=flip_test)
+    if out is not None or flip_test:
+        flag = "--out draws the boxes" if out is not None else "--flip-test averages the maps"
+        raise ConfigError(f"{run_dir} holds a classifier; {flag} of a detection run")
     channels, height, width = train.input_size
     images = []
     for path in paths:

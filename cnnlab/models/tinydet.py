@@ -153,6 +153,15 @@ class TinyDet(nn.Module):
         boxes = F.softplus(self.box_head(p)) * self.stride  # (N, 4, h, w) distances in pixels, always > 0
         return TinyDetOutputs(self.heatmap_head(p), boxes)
 
+    def flip_test(self, x: torch.Tensor) -> TinyDetOutputs:
+        """The maps of `x` averaged with those of its mirror image (horizontal flip test, as in CenterNet):
+        heatmap logits are averaged cell by cell after mirroring back, and the mirrored distances swap left and
+        right. Costs a second forward pass; decode the result as usual."""
+        plain, mirrored = self(x), self(x.flip(-1))
+        heatmap = (plain.heatmap + mirrored.heatmap.flip(-1)) / 2
+        boxes = (plain.boxes + mirrored.boxes.flip(-1)[:, [2, 1, 0, 3]]) / 2  # (l, t, r, b) seen in a mirror
+        return TinyDetOutputs(heatmap, boxes)
+
     def assign_targets(self, boxes: torch.Tensor, labels: torch.Tensor, map_size: tuple[int, int]):
         """The `_detection.DetectionTargets` of a padded batch (boxes (B, M, 4), labels (B, M), −1 = padding)."""
         return _detection.assign_targets(boxes, labels, self.num_classes, map_size, self.stride)
@@ -193,8 +202,10 @@ class TinyDet(nn.Module):
         score_threshold: float = 0.05,
         max_detections: int = 100,
         iou_threshold: float = 0.5,
+        vote: bool = True,
     ) -> list[dict[str, torch.Tensor]]:
-        """Per image {'boxes' (n, 4) xyxy pixels, 'scores' (n,), 'labels' (n,)}: 3×3 peaks, top-k, class-wise NMS."""
+        """Per image {'boxes' (n, 4) xyxy pixels, 'scores' (n,), 'labels' (n,)}: 3×3 peaks, top-k, box voting,
+        class-wise NMS (`_detection.decode`)."""
         return _detection.decode(
             outputs.heatmap,
             outputs.boxes,
@@ -202,6 +213,7 @@ class TinyDet(nn.Module):
             score_threshold=score_threshold,
             max_detections=max_detections,
             iou_threshold=iou_threshold,
+            vote=vote,
         )
 
 

@@ -82,6 +82,20 @@ def test_eval_on_another_split_and_seed(run, capsys):
     assert printed["samples"] == 10 and set(STATS) <= set(printed)
 
 
+def test_flip_test_evaluates_the_mirror_averaged_maps(run, images, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(run), "--flip-test", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    config, model, train = load_run(run)
+    test = target_split(config, train)
+    expected = coco_evaluate(test.to_coco(), coco_results(test, detect(model, test, flip_test=True)), per_class=False)
+    assert printed["AP"] == expected.AP and printed["AR100"] == expected.AR100
+    plain = coco_evaluate(test.to_coco(), coco_results(test, detect(model, test)), per_class=False)
+    assert (printed["AP"], printed["AR100"]) != (plain.AP, plain.AR100)  # a second forward pass changes the boxes
+    assert main(["predict", str(run), str(images[0]), "--flip-test", "--min-score", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["detections"]
+
+
 def test_predict_draws_one_png_per_image_and_never_overwrites(run, images, tmp_path, capsys):
     from PIL import Image
 

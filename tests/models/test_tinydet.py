@@ -19,6 +19,7 @@ from cnnlab.models._detection import (
     detection_loss,
     focal_loss,
     ltrb_to_boxes,
+    vote_boxes,
 )
 
 
@@ -208,17 +209,61 @@ def hand_made_maps():
 
 def test_decode_hand_made_maps():
     heatmap, ltrb = hand_made_maps()
-    first, second = decode(heatmap, ltrb, stride=2)
+    first, second = decode(heatmap, ltrb, stride=2, vote=False)
     assert first["boxes"].tolist() == [[5.0, 0.0, 17.0, 11.0], [25.0, 25.0, 32.0, 32.0], [5.0, 0.0, 17.0, 11.0]]
     assert first["scores"].tolist() == pytest.approx([0.9, 0.8, 0.7])
     assert first["labels"].tolist() == [3, 7, 4]
     assert second["boxes"].shape == (0, 4) and second["scores"].shape == (0,) and second["labels"].shape == (0,)
     # Without NMS the duplicate of class 3 (score 0.6) comes back; max_detections keeps the best.
-    no_nms = decode(heatmap, ltrb, stride=2, iou_threshold=1.0)[0]
+    no_nms = decode(heatmap, ltrb, stride=2, iou_threshold=1.0, vote=False)[0]
     assert no_nms["scores"].tolist() == pytest.approx([0.9, 0.8, 0.7, 0.6])
     assert decode(heatmap, ltrb, stride=2, max_detections=1)[0]["labels"].tolist() == [3]
     model = create("tinydet")  # the model's method decodes at its own stride
     assert model.decode(TinyDetOutputs(heatmap, ltrb))[0]["labels"].tolist() == [3, 7, 4]
+
+
+def test_box_voting_weights_the_neighbourhood_by_the_class_score():
+    heatmap, ltrb = hand_made_maps()
+    voted = decode(heatmap, ltrb, stride=2)[0]
+    # The class-3 peak (0.9, box x 5..17) has its 0.5 neighbour (box x 7..19) in its 3×3 window; the other cells of
+    # the window score sigmoid(−20) for class 3. Class 4's peak has no neighbour of its class: its own box.
+    s = 1 / (1 + math.exp(20))
+    w = torch.tensor([0.9, 0.5] + [s] * 7, dtype=torch.float64)
+    # Window of (2, 5): columns 4..6 of rows 1..3, each cell's box is its centre ± 6 (clipping comes after voting).
+    centres_x = [9, 11, 13] * 3
+    centres_y = [3] * 3 + [5] * 3 + [7] * 3
+    order = [4, 5, 0, 1, 2, 3, 6, 7, 8]  # (2, 5) and (2, 6) first, as in w
+    cx = torch.tensor([centres_x[i] for i in order], dtype=torch.float64)
+    cy = torch.tensor([centres_y[i] for i in order], dtype=torch.float64)
+    expected = [float((w * (cx - 6)).sum() / w.sum()), 0.0, float((w * (cx + 6)).sum() / w.sum()),
+                float((w * (cy + 6)).sum() / w.sum())]  # fmt: skip
+    assert voted["labels"].tolist() == [3, 7, 4]
+    assert voted["boxes"][0].tolist() == pytest.approx(expected, abs=1e-5)
+    assert voted["boxes"][2].tolist() == pytest.approx([5.0, 0.0, 17.0, 11.0], abs=1e-5)  # its window scores ≈ 0
+    assert voted["scores"].tolist() == pytest.approx([0.9, 0.8, 0.7])  # voting moves boxes, never scores
+
+
+def test_vote_boxes_keeps_agreeing_boxes_and_cells_with_no_score():
+    boxes = torch.tensor([4.0, 5.0, 20.0, 30.0]).expand(2, 8, 8, 4)
+    scores = torch.rand(2, 3, 8, 8)
+    scores[1, 2] = 0  # a class that scores 0 everywhere keeps each cell's own box
+    voted = vote_boxes(scores, boxes)
+    assert voted.shape == (2, 3, 8, 8, 4)
+    assert torch.allclose(voted, boxes[:, None].expand_as(voted))
+    assert torch.equal(voted[1, 2], boxes[1])
+
+
+def test_flip_test_is_mirror_symmetric():
+    torch.manual_seed(0)
+    model = create("tinydet", num_classes=3).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        plain, mirrored = model.flip_test(x), model.flip_test(x.flip(-1))
+        one, two = model(x), model(x.flip(-1))
+    # The average of a map and its mirror's is the same whichever of the two comes in.
+    assert torch.equal(mirrored.heatmap, plain.heatmap.flip(-1))
+    assert torch.equal(mirrored.boxes, plain.boxes.flip(-1)[:, [2, 1, 0, 3]])
+    assert torch.equal(plain.heatmap, (one.heatmap + two.heatmap.flip(-1)) / 2)
 
 
 def test_overfitting_one_batch_of_shapes():
