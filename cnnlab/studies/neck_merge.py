@@ -125,5 +125,6 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
+        version=2,  # 2: box voting in the detector's decode
     )
 )
