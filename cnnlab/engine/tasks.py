@@ -23,7 +23,7 @@ from torch import nn
 from ..data import DetectionDataset, TensorDataset
 from ..errors import ConfigError, unknown_name
 from .config import TrainConfig
-from .distributed import World
+from .distributed import World, all_reduce_sum, gather_objects
 from .evaluate import evaluate, main_logits
 from .losses import CorrectCounter, loss_sum, resolve_loss
 
@@ -86,8 +86,13 @@ class DetectionTask:
     """Boxes and classes per image: the model's own `detection_loss` and `decode`, scored by COCO mAP.
 
     The model must provide `detection_loss(outputs, boxes, labels, box_loss=..., cls_loss=...) -> dict` with the
-    total under 'loss', and `decode(outputs) -> [{'boxes', 'scores', 'labels'}]` per image (cnnlab's `tinydet`).
-    The loss is normalized by the objects in each process's share of the batch.
+    total under 'loss' divided by the batch's objects (at least 1), and `decode(outputs) -> [{'boxes', 'scores',
+    'labels'}]` per image (cnnlab's `tinydet`).
+
+    Under data parallelism the training loss is divided by the objects of the whole global batch, summed over the
+    processes (as DETR does), so that N processes take the step one process takes on the same global batch; and
+    evaluation gathers every process's detections, so that each process scores all the images alike (the best epoch
+    and early stopping then agree everywhere).
     """
 
     name = "detection"
@@ -107,10 +112,27 @@ class DetectionTask:
                 )
         self.model, self.box_loss, self.cls_loss = model, box_loss, cls_loss
 
-    def data_loss(self, output: Any, batch: Any, reduction: str) -> torch.Tensor:
+    def _loss_sum(self, output: Any, batch: Any) -> tuple[torch.Tensor, int]:
+        """The batch's loss summed over its objects, and its number of objects."""
         terms = self.model.detection_loss(output, batch.boxes, batch.labels, box_loss=self.box_loss,
                                           cls_loss=self.cls_loss)  # fmt: skip
-        return terms["loss"] if reduction == "mean" else terms["loss"] * batch.boxes.shape[0]
+        objects = int((batch.labels >= 0).sum())
+        return terms["loss"] * max(objects, 1), objects
+
+    def data_loss(self, output: Any, batch: Any, reduction: str) -> torch.Tensor:
+        """The loss per object of the global batch ('mean'), or that times this process's images ('sum', which the
+        trainer divides by the global batch's images per process)."""
+        loss_sum, objects = self._loss_sum(output, batch)
+        world = _training_world()
+        if world == 1:
+            per_object = loss_sum / max(objects, 1)
+            return per_object if reduction == "mean" else per_object * batch.boxes.shape[0]
+        # DDP averages the processes' gradients, so each process contributes world × its sum / all objects.
+        counts = torch.tensor([objects, batch.boxes.shape[0]], dtype=torch.float64, device=loss_sum.device)
+        torch.distributed.all_reduce(counts)
+        all_objects, all_images = counts.tolist()
+        loss = loss_sum * world / max(all_objects, 1)
+        return loss if reduction == "mean" else loss * all_images / world
 
     def observe(self, output: Any, batch: Any) -> bool:
         return False
@@ -130,19 +152,35 @@ class DetectionTask:
         was_training = model.training
         model.eval()
         loader.epoch, loader.position = 0, 0
-        total = count = 0.0
+        totals = torch.zeros(2, dtype=torch.float64)  # loss summed over objects, objects
         truths, found = [], []
         for batch in loader:
+            if batch.inputs.shape[0] == 0:  # a rank's share of the last batch can be empty
+                continue
             with autocast:
                 output = model(batch.inputs.contiguous(memory_format=memory_format))
-            n = batch.inputs.shape[0]
-            total += float(self.data_loss(output, batch, "mean")) * n
-            count += n
+            loss_sum, objects = self._loss_sum(output, batch)
+            totals += torch.tensor([float(loss_sum), objects], dtype=torch.float64)
             for i, dets in enumerate(model.decode(output)):
                 keep = batch.labels[i] >= 0
                 truths.append({"boxes": batch.boxes[i][keep].cpu(), "labels": batch.labels[i][keep].cpu()})
                 found.append({k: v.detach().float().cpu() if k != "labels" else v.cpu() for k, v in dets.items()})
         model.train(was_training)
+        loss_value, objects = all_reduce_sum(totals.to(_device(model)), world).tolist()
+        if world.size > 1:  # every process scores all images, in rank order
+            shares = gather_objects((truths, found), world)
+            truths = [t for share_truths, _ in shares for t in share_truths]
+            found = [f for _, share_found in shares for f in share_found]
         result = coco_evaluate(truths, found, per_class=False)
-        return {"loss": total / count if count else math.nan, "map": result.AP, "map50": result.AP50,
+        return {"loss": loss_value / objects if objects else math.nan, "map": result.AP, "map50": result.AP50,
                 "map75": result.AP75}  # fmt: skip
+
+
+def _training_world() -> int:
+    """The number of processes of a torchrun job (1 without one)."""
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
