@@ -8,11 +8,19 @@ code can catch them the usual way.
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
+
+MAX_NAME = 100  # longer names (or non-strings) get no close-match search: difflib is quadratic in the length
+_REPR = reprlib.Repr()  # keyword arguments need Python 3.12
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 60, 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
 
 
 class CnnlabError(Exception):
     """Base class for errors caused by the caller's input."""
+
+    exit_status = 2  # what the CLI exits with after printing the error's one line
 
 
 class ConfigError(CnnlabError, ValueError):
@@ -27,10 +35,22 @@ class AnnotationError(CnnlabError, ValueError):
     """A malformed box, annotation or detection: a missing field, a NaN coordinate, an unknown image id..."""
 
 
+def short_repr(value: object) -> str:
+    """repr(value) cut to a few dozen characters, without first building the whole text of a huge or deeply nested
+    value (a YAML file of nested aliases expands to billions of items)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
 def suggest(name: object, options: Iterable[str]) -> str:
-    """'did you mean 'x' or 'y'?' for close matches of `name`, else 'choose one of: ...' listing all options."""
+    """'did you mean 'x' or 'y'?' for close matches of `name`, else 'choose one of: ...' listing all options.
+
+    Only a string of at most `MAX_NAME` characters is compared with the options; anything else is no one's typo.
+    """
     options = sorted(options)
-    close = difflib.get_close_matches(str(name), options, n=3, cutoff=0.6)
+    close = []
+    if isinstance(name, str) and len(name) <= MAX_NAME:
+        close = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
     if close:
         return "did you mean " + " or ".join(repr(c) for c in close) + "?"
     return "choose one of: " + ", ".join(options)
@@ -38,7 +58,7 @@ def suggest(name: object, options: Iterable[str]) -> str:
 
 def unknown_name(kind: str, name: object, options: Iterable[str]) -> ConfigError:
     """An error for an unknown `name` of `kind`, naming close matches or else every option."""
-    return ConfigError(f"unknown {kind} {name!r}; {suggest(name, options)}")
+    return ConfigError(f"unknown {kind} {short_repr(name)}; {suggest(name, options)}")
 
 
 def shape_str(shape: Iterable[int]) -> str:
@@ -100,3 +120,23 @@ def linear_features_message(where: str, in_features: int, out_features: int, inp
 
 class DataError(CnnlabError, ValueError):
     """A data file or folder that is missing, damaged or not in the expected format."""
+
+
+class TrainingDiverged(CnnlabError):
+    """The training loss or a gradient became NaN or infinite, or the loss rose far above where the run started
+    (see `cnnlab._divergence`). The input was valid but the run failed, so the CLI exits with its own status."""
+
+    exit_status = 3
+
+
+class RunWriteError(CnnlabError):
+    """A run could not write one of its files (a full disk, an I/O error); the files it wrote before stay intact."""
+
+    exit_status = 4
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a training run; the message says how to continue it. Still a KeyboardInterrupt, so code that
+    stops on Ctrl-C keeps doing so."""
+
+    exit_status = 130  # 128 + SIGINT, the shell's convention

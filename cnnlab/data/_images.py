@@ -22,6 +22,9 @@ def read_image(path: Path, *, grayscale: bool = False, size: tuple[int, int] | N
             if size is not None and im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels = np.asarray(im)
+    except Image.DecompressionBombError as exc:  # checked from the header, before any pixel is decoded
+        raise DataError(f"{path}: refusing to decode it: {str(exc).rstrip('.')}; if the image is genuine, "
+                        "resize it below that limit") from exc  # fmt: skip
     except UnidentifiedImageError as exc:
         raise DataError(f"{path}: not an image file Pillow can read; remove it or convert it to PNG/JPEG") from exc
     except OSError as exc:  # Pillow reports truncated and damaged files as OSError

@@ -3,7 +3,9 @@ Images', 2009; www.cs.toronto.edu/~kriz/cifar.html).
 
 The batches are pickles, and unpickling runs whatever callables a file names. They are read with a restricted
 unpickler that resolves only the NumPy array constructors the format uses; any other global (os.system, eval,
-builtins.open, ...) is refused before it can be called, whatever the file's checksum.
+builtins.open, ...) is refused before it can be called, whatever the file's checksum. The array constructors are
+checked too: an array must be the format's N×3072 uint8 with at most `MAX_IMAGES` rows, whose bytes are in the
+file, before any memory is set aside for it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, short_repr
 from .dataset import TensorDataset, channel_stats
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -25,12 +27,17 @@ FILES = {
     "cifar10": {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"], "meta": "batches.meta"},
     "cifar100": {"train": ["train"], "test": ["test"], "meta": "meta"},
 }
+MAX_IMAGES = 60_000  # rows of one batch: CIFAR-10's hold 10,000, CIFAR-100's training file 50,000
 # Training-split statistics (mean and population std over all pixels of the 50,000 training images), used when only
 # the test batch is present.
 PUBLISHED_STATS = {
     "cifar10": ((0.49139968, 0.48215841, 0.44653091), (0.24703223, 0.24348513, 0.26158784)),
     "cifar100": ((0.50707516, 0.48654887, 0.44091784), (0.26733429, 0.25643846, 0.27615047)),
 }
+
+
+class _Refused(Exception):
+    """What a batch declares that the format does not allow; load_batch adds the file's name."""
 
 
 def _latin1(text: str, encoding: str) -> bytes:
@@ -40,14 +47,66 @@ def _latin1(text: str, encoding: str) -> bytes:
     return codecs.encode(text, "latin1")
 
 
+def _check_array(shape: object, dtype: object, nbytes: int | None = None) -> None:
+    """Refuse an array that is not N×3072 uint8 with 0 < N ≤ MAX_IMAGES, or whose data is not all in the file."""
+    ok = (
+        isinstance(dtype, np.dtype)
+        and dtype == np.uint8
+        and isinstance(shape, tuple)
+        and len(shape) == 2
+        and all(type(n) is int for n in shape)
+        and 0 < shape[0] <= MAX_IMAGES
+        and shape[1] == 3072
+    )
+    if not ok:
+        raise _Refused(f"'data' must be an N×3072 uint8 array (3 colour planes of 32×32, 1 ≤ N ≤ {MAX_IMAGES:,}); "
+                       f"the file declares {short_repr(shape)} {short_repr(dtype)}")  # fmt: skip
+    if nbytes is not None and nbytes != shape[0] * shape[1]:
+        n = shape[0] * shape[1]
+        raise _Refused(f"the {shape[0]}×{shape[1]} array needs {n:,} bytes, the file holds {nbytes:,}")
+
+
+class _PickledArray(np.ndarray):
+    """An array being unpickled: its state (shape, dtype, bytes) is checked before NumPy allocates for it."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise _Refused("an array with an unknown pickle state")
+        shape, dtype, _, raw = state[-4:]
+        if not isinstance(raw, bytes | bytearray):
+            raise _Refused("an array whose data is not raw bytes")
+        _check_array(shape, dtype, len(raw))
+        super().__setstate__(state)
+
+
+class _ArrayType:
+    """Stands for numpy.ndarray, which a pickle names as the type to rebuild; calling it would allocate any shape."""
+
+    def __call__(self, *args, **kwargs):
+        raise _Refused("refusing to call numpy.ndarray(...); a CIFAR batch's arrays are rebuilt from their bytes")
+
+
 def _allowed() -> dict[tuple[str, str], object]:
-    """The globals a CIFAR batch may name: NumPy's array reconstructors under their NumPy 1 and 2 module names."""
+    """The globals a CIFAR batch may name: NumPy's array reconstructors under their NumPy 1 and 2 module names,
+    each checking the array it is asked for."""
     reconstruct = np.zeros(1).__reduce__()[0]  # numpy.core.multiarray._reconstruct (numpy._core in NumPy 2)
     frombuffer = np.zeros(1).__reduce_ex__(5)[0]  # numpy.core.numeric._frombuffer (protocol 5)
-    table: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    array_type = _ArrayType()
+
+    def checked_reconstruct(subtype, shape, dtype):
+        # NumPy writes _reconstruct(ndarray, (0,), b'b'); the real shape and data follow in __setstate__.
+        if subtype is not array_type or shape != (0,):
+            raise _Refused(f"refusing _reconstruct({short_repr(subtype)}, {short_repr(shape)}, ...)")
+        return reconstruct(_PickledArray, (0,), dtype)
+
+    def checked_frombuffer(buffer, dtype, shape, order):
+        _check_array(shape, dtype, memoryview(buffer).nbytes)
+        return frombuffer(buffer, dtype, shape, order)
+
+    table: dict[tuple[str, str], object] = {("numpy", "ndarray"): array_type, ("numpy", "dtype"): np.dtype}
     for core in ("numpy.core", "numpy._core"):
-        table[(f"{core}.multiarray", "_reconstruct")] = reconstruct
-        table[(f"{core}.numeric", "_frombuffer")] = frombuffer
+        table[(f"{core}.multiarray", "_reconstruct")] = checked_reconstruct
+        table[(f"{core}.numeric", "_frombuffer")] = checked_frombuffer
     table[("_codecs", "encode")] = _latin1
     return table
 
@@ -75,11 +134,16 @@ def load_batch(path: str | Path) -> dict:
         data = _RestrictedUnpickler(io.BytesIO(path.read_bytes()), path).load()
     except DataError:
         raise
+    except _Refused as exc:
+        raise DataError(f"{path}: {exc}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise DataError(f"{path}: not a readable CIFAR pickle ({exc})") from exc
     if not isinstance(data, dict):
         raise DataError(f"{path}: a CIFAR batch is a dict, this file holds a {type(data).__name__}")
-    return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in data.items()}
+    return {
+        k.decode("latin1") if isinstance(k, bytes) else k: v.view(np.ndarray) if isinstance(v, np.ndarray) else v
+        for k, v in data.items()
+    }
 
 
 def _folder(root: Path, name: str) -> Path:
@@ -89,7 +153,7 @@ def _folder(root: Path, name: str) -> Path:
     names = ", ".join(FILES[name]["train"] + FILES[name]["test"] + [FILES[name]["meta"]])
     raise DataError(
         f"{name}: {FILES[name]['meta']} not found in {root / FOLDERS[name]} or {root}; expected the python batches "
-        f"({names}); point root (--root) at their folder, or download them (download=True, --download)"
+        f"({names}); point root (--data-dir) at their folder, or download them (download=True, --download)"
     )
 
 

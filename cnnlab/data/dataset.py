@@ -73,7 +73,17 @@ class TensorDataset:
         return replace(self, images=self.images[indices], targets=self.targets[indices], name=name or self.name)
 
 
+MIN_STD = 1e-12  # below this a channel is constant up to rounding (8-bit pixels vary by at least ~1e-9 in std)
+
+
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and standard deviation of (N, C, H, W) images, computed in float64."""
+    """Per-channel mean and standard deviation of (N, C, H, W) images, computed in float64.
+
+    A constant channel (std below `MIN_STD`, e.g. a folder of one-colour images) gets std 1, so normalizing only
+    centres it instead of dividing by zero (scikit-learn's StandardScaler does the same).
+    """
+    if images.numel() == 0:
+        raise ShapeError(f"images of shape {tuple(images.shape)} hold no pixels to compute channel statistics of")
     x = images.double().transpose(0, 1).reshape(images.shape[1], -1)  # (N, C, H, W) -> (C, N·H·W)
-    return tuple(x.mean(dim=1).tolist()), tuple(x.std(dim=1, unbiased=False).tolist())
+    std = [s if s >= MIN_STD else 1.0 for s in x.std(dim=1, unbiased=False).tolist()]
+    return tuple(x.mean(dim=1).tolist()), tuple(std)

@@ -80,7 +80,7 @@ def scan(root: Path) -> tuple[tuple[str, ...], list[list[Path]]]:
     """Class names (sorted sub-folder names) and each class's image files (sorted)."""
     if not root.is_dir():
         raise DataError(
-            f"folder: {root} is not a folder; point root (--root) at a folder with one sub-folder per class"
+            f"folder: {root} is not a folder; point root (--data-dir) at a folder with one sub-folder per class"
         )
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from .._io import atomic_path
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .dataset import TensorDataset
 from .detection import DetectionDataset
 
@@ -46,7 +46,7 @@ def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, 
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
     h, w = (max(int(x.shape[d]) for x in images) for d in (1, 2))
-    scale = max(1, cell // max(h, w))
+    scale = max(1, cell // max(h, w, 1))  # an image of 0×0 pixels draws as an empty cell
     cw, ch = w * scale + GAP, h * scale + CAPTION + GAP
     canvas = Image.new("RGB", (columns * cw + GAP, rows * ch + GAP), "white")
     draw = ImageDraw.Draw(canvas)
@@ -65,7 +65,7 @@ def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, 
                 draw.rectangle(draw.textbbox(corner, text), fill=colour)
                 draw.text(corner, text, fill=_ink(colour))
         text = captions[i]
-        while text and draw.textlength(text) > cw - GAP:
+        while len(text) > 1 and draw.textlength(text) > cw - GAP:  # stops at "…" in a cell too narrow for it
             text = text[:-2] + "…"
         draw.text((x0, y0 + image.shape[1] * scale + 1), text, fill="black")
     return canvas
@@ -81,6 +81,8 @@ def save_grid(dataset, path: str | Path, *, n: int = 16, columns: int | None = N
     """Draw the first `n` samples of `dataset` with their class names (or boxes) and save a PNG atomically."""
     if n < 1:
         raise ConfigError(f"the grid needs at least one image, got n={n}")
+    if len(dataset) == 0:
+        raise DataError(f"{dataset.name or 'the data set'} holds no images, so there is no grid to draw")
     n = min(n, len(dataset))
     boxes = None
     if isinstance(dataset, DetectionDataset):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gzip
 import math
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -22,7 +23,10 @@ from ..errors import DataError
 from .dataset import TensorDataset, channel_stats
 
 TYPES = {0x08: "u1", 0x09: "i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-MAX_BYTES = 1 << 31  # 2 GiB: far above any IDX data set (MNIST's training images hold 47 MB)
+# 512 MiB, 2 GiB once decoded to float32 (the in-memory limit of image folders): far above MNIST's 47 MB of
+# training images, and refused from the header before anything is allocated.
+MAX_BYTES = 1 << 29
+CHUNK = 1 << 20  # bytes decompressed at a time while a .gz file's real size is counted
 SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), "test": ("t10k-images-idx3-ubyte",
                "t10k-labels-idx1-ubyte")}  # fmt: skip
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -53,8 +57,27 @@ def _read(f: BinaryIO, n: int, path: Path, what: str) -> bytes:
     return data
 
 
+def _data_size(f: BinaryIO, limit: int) -> int:
+    """The bytes left in `f` after its header, counted up to `limit` + 1: a raw file's size comes from the file
+    system; a .gz file is decompressed chunk by chunk and nothing is kept, so a small file that expands to
+    gigabytes costs time, not memory."""
+    if not isinstance(f, gzip.GzipFile):
+        return os.fstat(f.fileno()).st_size - f.tell()
+    start, count = f.tell(), 0
+    while count <= limit:
+        chunk = f.read(CHUNK)
+        if not chunk:
+            break
+        count += len(chunk)
+    f.seek(start)
+    return count
+
+
 def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
     """Read an IDX file (raw or .gz) into a NumPy array, checking its header against its contents.
+
+    The size the header declares is checked against the data really there (for .gz files, decompressed in
+    chunks) before the array is allocated.
 
     Args:
         path: the file.
@@ -74,14 +97,18 @@ def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
                                 f"array, expected {expected}; are the image and label files swapped?")  # fmt: skip
             shape = struct.unpack(f">{dims}I", _read(f, 4 * dims, path, "the header"))
             dtype = np.dtype(TYPES[code])
-            size = math.prod(shape) * dtype.itemsize
+            size, text = math.prod(shape) * dtype.itemsize, "×".join(map(str, shape))
             if size > MAX_BYTES:
-                raise DataError(f"{path}: the header declares a {'×'.join(map(str, shape))} array ({size:,} bytes), "
-                                "beyond any IDX data set; the header is corrupt")  # fmt: skip
-            data = _read(f, size, path, f"a {'×'.join(map(str, shape))} array")
-            if f.read(1):
-                raise DataError(f"{path}: more data than the header's {'×'.join(map(str, shape))} array; the file "
-                                "is corrupt or not an IDX file")  # fmt: skip
+                raise DataError(f"{path}: the header declares a {text} array ({size:,} bytes), beyond any IDX data "
+                                f"set (at most {MAX_BYTES:,}); the header is corrupt")  # fmt: skip
+            available = _data_size(f, size)
+            if available < size:
+                raise DataError(f"{path}: truncated: a {text} array needs {size:,} bytes, the file has "
+                                f"{available:,}; download it again")  # fmt: skip
+            if available > size:
+                raise DataError(f"{path}: more data than the header's {text} array; the file is corrupt or not an "
+                                "IDX file")  # fmt: skip
+            data = _read(f, size, path, f"a {text} array")
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: damaged gzip data ({exc}); download the file again") from exc
     return np.frombuffer(data, dtype).reshape(shape)
@@ -96,7 +123,7 @@ def find_files(root: Path, stems: tuple[str, ...], *, sub: str) -> list[Path]:
         hit = next((c for c in candidates if c.is_file()), None)
         if hit is None:
             where = ", ".join(str(f) for f in folders)
-            raise DataError(f"{sub}: {stem}.gz (or {stem}) not found in {where}; point root (--root) at the "
+            raise DataError(f"{sub}: {stem}.gz (or {stem}) not found in {where}; point root (--data-dir) at the "
                             "folder holding the IDX files, or download them (download=True, --download)")  # fmt: skip
         found.append(hit)
     return found
@@ -119,6 +146,10 @@ def _decode_split(image_file: Path, label_file: Path, stamps: tuple) -> tuple[to
     images, labels = read_idx(image_file, ndim=3), read_idx(label_file, ndim=1)
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{image_file} holds {images.shape[0]} images but {label_file} {labels.shape[0]} labels")
+    if 0 in images.shape:
+        n, h, w = images.shape
+        raise DataError(f"{image_file} holds {n} images of {h}×{w} pixels; a data set needs at least one image of "
+                        "at least 1×1 pixels")  # fmt: skip
     if images.dtype != np.uint8 or labels.dtype != np.uint8 or labels.max(initial=0) > 9:
         raise DataError(f"{image_file}, {label_file}: expected unsigned-byte images and labels 0..9")
     x = torch.from_numpy(images.astype(np.float32) / 255).unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)

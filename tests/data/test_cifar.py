@@ -118,3 +118,48 @@ def test_missing_and_truncated_files(tmp_path):
     test.write_bytes(test.read_bytes()[:100])
     with pytest.raises(DataError, match="not a readable CIFAR pickle"):
         load_dataset("cifar10", "test", root=tmp_path)
+
+
+RECONSTRUCT = np.zeros(1).__reduce__()[0]  # numpy's _reconstruct, the global a pickled array names
+
+
+class Reduce:
+    """Pickles as `call(*args)` (with an optional BUILD `state`): a hand-made array constructor."""
+
+    def __init__(self, call, args, state=None):
+        self.value = (call, args) if state is None else (call, args, state)
+
+    def __reduce__(self):
+        return self.value
+
+
+@pytest.mark.parametrize(
+    ("data", "protocol", "message"),
+    [
+        # numpy.ndarray((2000000, 3072), uint8): 5.7 GiB asked for by a few hundred bytes
+        (Reduce(np.ndarray, ((2_000_000, 3072), np.dtype("u1"))), 2, "refusing to call numpy.ndarray(...)"),
+        (Reduce(RECONSTRUCT, (np.ndarray, (2_000_000, 3072), b"B")), 2, "refusing _reconstruct("),
+        # the usual _reconstruct, then a state declaring 2,000,000 rows
+        (Reduce(RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (2_000_000, 3072), np.dtype("u1"), False, b"\0" * 8)), 2,
+         "'data' must be an N×3072 uint8 array (3 colour planes of 32×32, 1 ≤ N ≤ 60,000); the file declares "
+         "(2000000, 3072) dtype('uint8')"),
+        (Reduce(RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (50_000, 3072), np.dtype("u1"), False, b"\0" * 8)), 2,
+         "the 50000×3072 array needs 153,600,000 bytes, the file holds 8"),
+        (Reduce(RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, (2, 3072), np.dtype("f4"), False, b"\0" * 24576)), 2,
+         "'data' must be an N×3072 uint8 array"),
+        (np.zeros((4, 3072), np.uint8)[:, :3000], 5, "'data' must be an N×3072 uint8 array"),
+    ],
+)  # fmt: skip
+def test_arrays_are_checked_before_numpy_allocates_them(tmp_path, capsys, data, protocol, message):
+    write_cifar10(tmp_path)
+    batch = tmp_path / "cifar-10-batches-py" / "test_batch"
+    dump(batch, {b"data": data, b"labels": [0, 1]}, protocol)
+    assert batch.stat().st_size < 30_000
+    with pytest.raises(DataError) as info:
+        load_batch(batch)
+    assert str(info.value).startswith(f"{batch}: {message}")
+    from cnnlab.cli import main
+
+    assert main(["data", "show", "cifar10", "--split", "test", "--root", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err

@@ -1,11 +1,17 @@
+import gzip
 import json
+import math
+import struct
+import zlib
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from cnnlab.cli import main
-from cnnlab.data import list_datasets, load_dataset, render_grid
+from cnnlab.data import TensorLoader, list_datasets, load_dataset, render_grid
 from cnnlab.data.grid import CAPTION, GAP, PALETTE
 from cnnlab.errors import ConfigError
 
@@ -86,3 +92,138 @@ def test_help_is_available(capsys, command):
 def test_debug_shows_the_traceback():
     with pytest.raises(ConfigError, match="unknown dataset 'shapez'"):
         main(["data", "show", "shapez", "--debug"])
+
+
+# Hostile and broken files: each is one line on stderr, exit status 2, and nothing written.
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A PNG of a few dozen bytes whose header declares width×height RGB pixels (a decompression bomb)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits, RGB
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
+
+
+def refused(capsys, argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out, err.count("\n")) == (2, "", 1), err
+    assert err.startswith(f"cnnlab data {argv[1]}: error: ") and message in err
+
+
+def coco_root(tmp_path: Path, coco: object) -> Path:
+    root = tmp_path / "coco"
+    (root / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 6), (200, 10, 10)).save(root / "images" / "a.png")
+    text = coco if isinstance(coco, str) else json.dumps(coco)
+    (root / "annotations.json").write_text(text)
+    return root
+
+
+def coco_with(**changes) -> dict:
+    image = {"id": 1, "file_name": "a.png", "width": 8, "height": 6, **changes.get("image", {})}
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 3], **changes.get("ann", {})}
+    return {"images": [image], "annotations": [ann], "categories": [{"id": 1, "name": "dog"}]}
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("coco", "message"),
+    [
+        ("[" * 200_000 + "]" * 200_000, "annotations.json' nests its JSON too deeply to read"),
+        ("", "annotations.json' is not valid JSON"),
+        ({"images": [], "annotations": [], "categories": []}, "'images' is empty; a data set needs at least one"),
+        (coco_with(image={"file_name": 5}), "ground truth images[0] has file_name 5; it must be a path relative"),
+        (coco_with(ann={"image_id": [1]}), "ground truth annotations[0] has image_id [1], a list; ids must be"),
+        (coco_with(ann={"bbox": [10, 10, NAN, 20]}), "annotations[0] has bbox [10.0, 10.0, nan, 20.0] with a NaN"),
+        (coco_with(ann={"bbox": [10, 10, INF, 20]}), "annotations[0] has bbox [10.0, 10.0, inf, 20.0] with a NaN"),
+        (coco_with(ann={"bbox": [10, 10, 1e300, 20]}), "20.0] with a coordinate beyond ±16,777,216"),
+        (coco_with(ann={"bbox": [1, 1, -2, 3]}), "annotations[0] has bbox [1.0, 1.0, -2.0, 3.0] with a negative"),
+        (coco_with(ann={"bbox": "1 1 2 3"}), "annotations[0] has bbox '1 1 2 3'; it must be [x, y, width, height]"),
+        (coco_with(image={"file_name": "../../../x.png"}), "file_name '../../../x.png', which leads outside"),
+    ],
+)
+@pytest.mark.parametrize("action", ["show", "export"])
+def test_bad_coco_files_are_one_line_and_write_nothing(capsys, tmp_path, coco, message, action):
+    root = coco_root(tmp_path, coco)
+    out = tmp_path / "out"
+    target = ["--out", str(out / "grid.png")] if action == "show" else ["--out", str(out)]
+    refused(capsys, ["data", action, "coco", "--root", str(root), *target], message)
+    assert not out.exists()
+
+
+def test_a_coco_file_name_must_stay_inside_the_folder_even_when_the_file_exists(capsys, tmp_path):
+    root = coco_root(tmp_path, coco_with(image={"file_name": "../outside.png"}))
+    Image.new("RGB", (8, 6)).save(root / "outside.png")  # root/images/../outside.png exists
+    refused(capsys, ["data", "show", "coco", "--root", str(root), "--out", str(tmp_path / "g.png")],
+            "file_name '../outside.png', which leads outside the image folder")  # fmt: skip
+    assert not (tmp_path / "g.png").exists()
+
+
+def write_idx(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    for stem, array in (("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)):
+        header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+        (root / f"{stem}.gz").write_bytes(gzip.compress(header + array.tobytes()))
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [((0, 28, 28), "holds 0 images of 28×28 pixels; a data set needs at least one image"),
+     ((3, 0, 0), "holds 3 images of 0×0 pixels; a data set needs at least one image of at least 1×1")],
+)  # fmt: skip
+def test_idx_files_without_pixels(capsys, tmp_path, shape, message):
+    write_idx(tmp_path, np.zeros(shape, np.uint8), np.zeros(shape[0], np.uint8))
+    refused(capsys, ["data", "show", "mnist", "--split", "test", "--root", str(tmp_path),
+                     "--out", str(tmp_path / "g.png")], message)  # fmt: skip
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_an_image_folder_with_a_decompression_bomb(capsys, tmp_path):
+    for c in ("a", "b"):
+        (tmp_path / "f" / c).mkdir(parents=True)
+        Image.new("RGB", (4, 4), (10, 20, 30)).save(tmp_path / "f" / c / "1.png")
+    bomb = tmp_path / "f" / "b" / "2.png"
+    bomb.write_bytes(png_declaring(30_000, 30_000))
+    assert len(bomb.read_bytes()) < 500
+    refused(capsys, ["data", "show", "folder", "--split", "all", "--root", str(tmp_path / "f"),
+                     "--out", str(tmp_path / "g.png")],
+            f"{bomb}: refusing to decode it: Image size (900000000 pixels) exceeds limit of")  # fmt: skip
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_a_folder_of_constant_colour_images_normalizes_to_finite_values(capsys, tmp_path):
+    # Every image is the same red: no channel varies, so each std is 1 and normalizing only centres the pixels.
+    for c in ("a", "b"):
+        (tmp_path / "red" / c).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (4, 4), (255, 0, 0)).save(tmp_path / "red" / c / f"{i}.png")
+    data = load_dataset("folder", "all", root=tmp_path / "red")
+    assert data.std == (1.0, 1.0, 1.0) and data.mean == (1.0, 0.0, 0.0)
+    batch = next(iter(TensorLoader(data, 6, shuffle=False)))
+    assert torch.equal(batch.inputs, torch.zeros(6, 3, 4, 4))
+    code, out, _ = run(capsys, "data", "show", "folder", "--split", "all", "--root", str(tmp_path / "red"),
+                       "--out", str(tmp_path / "g.png"))  # fmt: skip
+    assert code == 0 and "std (1.0000, 1.0000, 1.0000)" in out
+    # One image in 7 with blue 51/255: blue keeps its own std, (51/255)·√(1/7 · 6/7); red and green stay 1.
+    Image.new("RGB", (4, 4), (255, 0, 51)).save(tmp_path / "red" / "b" / "3.png")
+    data = load_dataset("folder", "all", root=tmp_path / "red")
+    blue = torch.tensor(51 / 255, dtype=torch.float32).item()  # the float32 value the image holds
+    assert data.std[:2] == (1.0, 1.0) and data.std[2] == pytest.approx(blue * math.sqrt(6) / 7, rel=1e-9)
+
+
+def test_a_grid_of_no_images_or_of_empty_images(tmp_path):
+    from cnnlab.data import TensorDataset, save_grid
+    from cnnlab.errors import DataError
+
+    empty = TensorDataset(torch.zeros(0, 1, 4, 4), torch.zeros(0, dtype=torch.int64), ("a",), name="e/test")
+    with pytest.raises(DataError, match=r"^e/test holds no images, so there is no grid to draw$"):
+        save_grid(empty, tmp_path / "g.png")
+    assert not (tmp_path / "g.png").exists()
+    # A 0×0 image is an empty cell with its caption cut to "…" (no division by zero, no endless shortening).
+    assert render_grid([torch.zeros(3, 0, 0)], ["caption"]).size == (GAP + GAP, CAPTION + GAP + GAP)

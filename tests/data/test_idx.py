@@ -136,3 +136,31 @@ def test_the_test_split_reads_training_statistics_without_keeping_the_training_i
     test = load_dataset("mnist", "test", root=tmp_path)
     assert _decode_split.cache_info().currsize == 1  # the test files only
     assert test.mean == load_dataset("mnist", "train", root=tmp_path).mean
+
+
+def test_a_header_declaring_more_than_the_file_holds_allocates_nothing_first(tmp_path):
+    import tracemalloc
+
+    header = b"\x00\x00\x08\x03" + struct.pack(">3I", 3000, 224, 224)  # 150 MB declared (under MAX_BYTES)
+    path = write(tmp_path / "x-idx3-ubyte.gz", header + bytes(5000))
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            DataError, match=r"truncated: a 3000×224×224 array needs 150,528,000 bytes, the file has 5,000"
+        ):
+            read_idx(path, ndim=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # counted in 1 MiB chunks, never the 150 MB the header asks for
+
+
+def test_a_gzip_bomb_is_refused_from_its_header_or_while_counting(tmp_path):
+    big = b"\x00\x00\x08\x03" + struct.pack(">3I", 40000, 224, 224)  # 2 GB of pixels, 7.5 GiB as float32
+    with pytest.raises(DataError, match=r"40000×224×224 array \(2,007,040,000 bytes\), beyond any IDX data set"):
+        read_idx(write(tmp_path / "big-idx3-ubyte.gz", big + bytes(1 << 20)), ndim=3)
+    small = b"\x00\x00\x08\x03" + struct.pack(">3I", 1, 2, 2)  # 4 bytes declared, 64 MB of zeros in 64 KB
+    path = write(tmp_path / "small-idx3-ubyte.gz", small + bytes(64 << 20))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(DataError, match=r"more data than the header's 1×2×2 array"):
+        read_idx(path, ndim=3)

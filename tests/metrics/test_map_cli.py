@@ -102,3 +102,28 @@ def test_mean_pr_curve_averages_to_the_ap(files):
     assert np.mean(mean_pr_curve(result, 0.75, area=1)) == pytest.approx(
         np.mean(result.precision[5, :, :, 1, -1][result.precision[5, :, :, 1, -1] > -1]), abs=1e-12
     )
+
+
+NESTED = "[" * 200_000 + "]" * 200_000  # json.load gives up with a RecursionError
+
+
+@pytest.mark.parametrize(
+    ("which", "content", "message"),
+    [
+        ("gt", NESTED, "ground truth file '{gt}' nests its JSON too deeply to read"),
+        ("dets", NESTED, "detections file '{dets}' nests its JSON too deeply to read"),
+        ("gt", "\xff", "ground truth file '{gt}' is not valid JSON"),
+        ("dets", '[{"image_id": 1, "category_id": 1, "bbox": [1e300, 0, 1, 1], "score": 1}]',
+         "detections[0] has bbox [1e+300, 0.0, 1.0, 1.0] with a coordinate beyond ±16,777,216"),
+        ("gt", '{"images": [{"id": 1}], "categories": [], "annotations": [{"id": 1, "image_id": [1]}]}',
+         "ground truth annotations[0] has image_id [1], a list; ids must be integers"),
+    ],
+)  # fmt: skip
+def test_hostile_json_files_are_one_line(capsys, tmp_path, files, which, content, message):
+    _, _, gt_path, dt_path = files
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content.encode("latin-1" if content == "\xff" else "utf-8"))
+    paths = {"gt": gt_path, "dets": dt_path, which: str(bad)}
+    assert main(["map", paths["gt"], paths["dets"]]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("cnnlab map: error: " + message.format(**paths)) and err.count("\n") == 1
