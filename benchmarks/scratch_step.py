@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import cnnlab
     from cnnlab.scratch import SGD, SoftmaxCrossEntropy, input_grad_off
-    from cnnlab.scratch.models import build_scratch_model, to_torch
+    from cnnlab.scratch.models import build_scratch_model
+    from cnnlab.scratch.torch_bridge import to_torch
 
     torch.set_num_threads(args.threads)
     model = build_scratch_model("lenet5", input_size=8, act=args.act, pool=args.pool, seed=0)

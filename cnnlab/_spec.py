@@ -22,6 +22,25 @@ def parse_spec(spec: str, kind: str) -> tuple[str, float | None]:
         ) from None
 
 
+# ----- group norm: 'group' or 'group:G' (torch-free: the NumPy reference counts groups the same way)
+
+DEFAULT_GROUPS = 32  # Wu & He (2018) found 32 groups best on ImageNet
+
+
+def group_count(channels: int, requested: float | None) -> int:
+    """The groups of a group norm over `channels` channels: `requested` (G of 'group:G') when it divides them,
+    else for None the largest divisor of `channels` not above 32 (LeNet's 6 and 16 channels get 6 and 16)."""
+    if requested is None:
+        return max(g for g in range(1, min(DEFAULT_GROUPS, channels) + 1) if channels % g == 0)
+    groups = int(requested)
+    if groups != requested or groups < 1 or channels % groups:
+        raise ConfigError(
+            f"group norm with {requested:g} groups cannot split {channels} channels evenly; "
+            f"choose a divisor of {channels}, e.g. 'group:{math.gcd(channels, DEFAULT_GROUPS)}'"
+        )
+    return groups
+
+
 # ----- weight initialization: 'he', 'xavier:0.5', 'orthogonal', 'default:2.0' (torch-free: the NumPy reference
 # parses the same specs)
 

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import sys
+import textwrap
 import typing
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 from . import __version__
 from . import data as datasets
 from .engine.config import TrainConfig, from_mapping, read_config_file, validate
-from .engine.recipes import format_recipes, recipe_for
+from .engine.recipes import as_flags, format_recipes, recipe_for, recipes_of
 from .errors import CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
@@ -76,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_debug(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
 
-    p = commands.add_parser("models", help="list the registered models", description="List the model zoo.")
-    p.add_argument("pattern", nargs="?", help="shell pattern such as 'resnet*'")
+    p = commands.add_parser(
+        "models",
+        help="list the registered models",
+        description="List the model zoo; with a NAME or pattern, also the default training recipes of those models.",
+    )
+    p.add_argument("pattern", nargs="?", metavar="NAME", help="a model name or a shell pattern such as 'resnet*'")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_debug(p)
 
@@ -118,12 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "train",
         help="train a model; writes a run directory",
-        description=(
+        description=textwrap.fill(
             "Train MODEL on --data and write a run directory (config.json, run.json, history.jsonl/csv, "
             "metrics.json, checkpoints/, model.safetensors). Precedence: defaults < the (model, data) pair's "
-            "default recipe < --config FILE < flags. Scale out with: torchrun --nproc-per-node 2 -m cnnlab train ..."
+            "default recipe < --config FILE < flags. Scale out with: torchrun --nproc-per-node 2 -m cnnlab train ...",
+            width=79,
         ),
-        epilog="default recipes: " + format_recipes().replace("%", "%%"),
+        epilog="default recipes (any flag you give wins):\n" + format_recipes().replace("%", "%%"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # one recipe per line
     )
     p.add_argument("model", nargs="?", default=argparse.SUPPRESS, metavar="MODEL", help="a name from 'cnnlab models'")
     p.add_argument("--config", type=Path, metavar="FILE", help="a TOML or YAML file of TrainConfig keys")
@@ -403,7 +410,8 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
     """The flags `data show` and `data export` share: which data set, which split, where, which options."""
     p.add_argument("name", metavar="NAME", help="data set ('cnnlab data list')")
     p.add_argument("--split", default="train", help="split to read (default: train)")
-    p.add_argument("--root", metavar="PATH", help="folder of the files (folder, coco, and the real data sets)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder of the files (folder, coco, and the real data sets)")
+    p.add_argument("--root", dest="data_dir", help=argparse.SUPPRESS)  # the former name, still accepted
     p.add_argument("--download", action="store_true", help="fetch missing files (mnist, fashion_mnist, cifar)")
     p.add_argument("--task", help="shapes: classification, multilabel or detection")
     p.add_argument(
@@ -463,6 +471,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
                 "params": sum(p.numel() for p in model.parameters()),
                 "input": list(model.input_size),
                 "description": model_doc(name),
+                "recipes": recipes_of(name),
             }
         )
     if args.json:
@@ -472,6 +481,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
     for r in rows:
         size = "×".join(str(s) for s in r["input"])
         print(f"{r['name']:<{width}}  {r['params']:>12,}  {size:<9}  {r['description']}")
+    if args.pattern is not None:  # a chosen model: how `cnnlab train` trains it when given only --data
+        for r in rows:
+            for data, values in r["recipes"].items():
+                print(f"recipe of {r['name']} on {data} (any flag you give wins): {as_flags(values)}")
     return 0
 
 
@@ -631,7 +644,7 @@ def _load(args: argparse.Namespace):
     options = dict(args.kw)
     if args.task is not None:
         options["task"] = args.task
-    return datasets.load_dataset(args.name, args.split, root=args.root, download=args.download, **options)
+    return datasets.load_dataset(args.name, args.split, root=args.data_dir, download=args.download, **options)
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -714,17 +727,23 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0, or 2 for bad input)."""
+    """Run the CLI; returns the exit status: 0 done, 2 bad input, 3 training diverged, 4 a run's file could not be
+    written (a full disk), 130 interrupted (Ctrl-C); an unexpected error (a bug) raises, Python's exit status 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    command = f"{args.command} {args.action}" if args.command in ("data", "study") else args.command
     try:
         return _COMMANDS[args.command](args)
     except CnnlabError as exc:
         if args.debug:
             raise
-        command = f"{args.command} {args.action}" if args.command in ("data", "study") else args.command
         print(f"cnnlab {command}: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
+    except KeyboardInterrupt as exc:  # Ctrl-C: one line (a training run says how to continue it), no traceback
+        if args.debug:
+            raise
+        print(f"cnnlab {command}: {exc or 'interrupted'}", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `cnnlab models | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -1,11 +1,11 @@
 """Diagnostics: see gradients vanish or explode, ReLUs die and activations saturate while a network trains.
 
-`Diagnostics(model, optimizer, every=10)` watches any PyTorch loop through hooks; `DiagnosticsCallback` attaches
-it to cnnlab's trainer. Records, conclusions, the per-layer table and the pictures are plain functions of the
-records, usable on a `records.csv` read back with `read_records`.
+`Diagnostics(model, optimizer, every=10)` watches any PyTorch loop through hooks; cnnlab's trainer attaches it
+with `cnnlab.engine.DiagnosticsCallback` (this package imports nothing of the engine). Records, conclusions, the
+per-layer table and the pictures are plain functions of the records, usable on a `records.csv` read back with
+`read_records`.
 """
 
-from .callback import DiagnosticsCallback
 from .findings import Finding, Thresholds, depth_ratio, find_problems, format_findings
 from .recorder import Diagnostics
 from .records import LayerRecord, read_records, records_to_csv
@@ -13,7 +13,6 @@ from .summary import LayerSummary, format_layer_summary, layer_summary
 
 __all__ = [
     "Diagnostics",
-    "DiagnosticsCallback",
     "Finding",
     "LayerRecord",
     "LayerSummary",

@@ -3,15 +3,18 @@
 from .callbacks import Callback, TrainState
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .diagnose import DiagnosticsCallback
 from .inference import evaluate_run, load_run
 from .losses import loss_sum
 from .optim import create_optimizer
+from .result import RunResult
 from .schedules import Schedule, create_schedule
-from .trainer import RunResult, Trainer, TrainingDiverged, train
+from .trainer import Trainer, TrainingDiverged, train
 
 __all__ = [
     "Callback",
     "CheckpointError",
+    "DiagnosticsCallback",
     "RunResult",
     "Schedule",
     "TrainConfig",

@@ -2,7 +2,8 @@
 
 Writing: the file goes to a temporary name in the same directory, is flushed and fsync'ed, then `os.replace`d over
 the old one (atomic on POSIX), and the directory is fsync'ed so the rename itself survives a power cut. A run killed
-at any instant leaves either the previous checkpoint or the new one, never a torn file.
+at any instant leaves either the previous checkpoint or the new one, never a torn file; a write that fails (a full
+disk) removes its temporary file and is one `RunWriteError` line saying so, with the previous checkpoint intact.
 
 Reading: `torch.load(weights_only=True)` only — a checkpoint is tensors, numbers, strings, lists and dicts, so it
 never needs the unpickler that can run code, and there is no fallback to it.
@@ -10,8 +11,11 @@ never needs the unpickler that can run code, and there is no fallback to it.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import pickle
 import random
+import shutil
 import threading
 import zipfile
 from pathlib import Path
@@ -21,9 +25,14 @@ import numpy as np
 import torch
 
 from .._io import atomic_write
-from ..errors import CnnlabError
+from ..errors import CnnlabError, RunWriteError
 
 FORMAT = "cnnlab-checkpoint-1"
+# What a training checkpoint holds, with the type of each entry (the trainer reads all of them to resume).
+ENTRIES: dict[str, type | tuple[type, ...]] = {
+    "model": dict, "optimizer": dict, "epoch": int, "step": int, "loader": dict, "epoch_totals": list,
+    "history": list, "best": dict, "bad_epochs": int, "rng": list, "world_size": int, "config": dict,
+}  # fmt: skip
 
 
 class CheckpointError(CnnlabError):
@@ -63,9 +72,42 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Atomically save `state` (plus the format tag) to `path`."""
+    """Atomically save `state` (plus the format tag) to `path`; a failed write is a `RunWriteError`, and the file
+    that was at `path` before stays as it was."""
+    path = Path(path)
     payload = {"format": FORMAT, **state}
-    atomic_write(path, lambda f: torch.save(payload, f), durable=True)
+    try:
+        atomic_write(path, lambda f: _serialize(payload, f), durable=True)
+    except (OSError, RuntimeError) as exc:
+        cause = os_error_behind(exc)
+        if cause is None and "inline_container" not in str(exc):  # not a failed write: a bug, shown as it is
+            raise
+        kept = f"the previous {path.name} is intact" if path.is_file() else f"no earlier {path.name} exists"
+        raise RunWriteError(f"cannot save the checkpoint {path}: {write_failure(cause, path.parent)}; {kept}") from exc
+
+
+def _serialize(payload: dict[str, Any], file) -> None:
+    torch.save(payload, file)
+
+
+def os_error_behind(exc: BaseException) -> OSError | None:
+    """The OSError that caused `exc`, if any (torch's zip writer may report a failed write as a RuntimeError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def write_failure(error: OSError | None, folder: Path) -> str:
+    """Why a write into `folder` failed, in a few words: 'the disk is full' or the system's own reason."""
+    if error is not None and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    with contextlib.suppress(OSError):  # a folder that is gone: the system's own reason says more
+        if shutil.disk_usage(folder).free == 0:
+            return "the disk is full"
+    return (error.strerror or str(error)) if error is not None else "the write failed"
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -83,6 +125,23 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a PyTorch file but not a cnnlab checkpoint (no '{FORMAT}' tag)")
+    return state
+
+
+def load_training_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint the trainer wrote (`load_checkpoint`) and check that it holds every entry a run resumes
+    from, each of its type; a missing or malformed one is a CheckpointError with one clear line."""
+    state = load_checkpoint(path)
+    wrong = [key for key, kind in ENTRIES.items() if not isinstance(state.get(key), kind)]
+    if wrong:
+        missing = [key for key in wrong if key not in state]
+        named = missing or wrong
+        listed = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+        what = f"lacks {listed}" if missing else f"has a malformed {listed}"
+        raise CheckpointError(
+            f"{path} is a cnnlab checkpoint but {what}, so the run cannot continue from it; delete it to start "
+            "the run over with --resume, or train a new run"
+        )
     return state
 
 

@@ -91,6 +91,11 @@ class TrainConfig:
     )
     compile: bool = _f(False, "torch.compile the model (CUDA recommended; compiling takes a while)")
     early_stopping: int = _f(0, "stop after this many epochs without a better validation loss (0: never)")
+    divergence_guard: bool = _f(
+        True,
+        "stop the run (exit status 3) in the step whose training loss passes 10,000× the run's first-step loss (or "
+        "log K for K classes); off for studying divergence on purpose. NaN or infinity always stops it",
+    )
     checkpoint_interval: float = _f(
         10.0,
         "seconds: checkpoint at an epoch's end when this long has passed since the last one, and always after the "
@@ -115,8 +120,13 @@ class TrainConfig:
 
     def digest(self) -> str:
         """A short hash of the configuration (stable across runs and machines)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+        return config_digest(self.to_dict())
+
+
+def config_digest(values: dict[str, Any]) -> str:
+    """The short hash of a configuration's values: `TrainConfig.digest`, and that of a config.json as read back."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def field_names() -> list[str]:
@@ -171,7 +181,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the config file as UTF-8") from None
     if path.suffix == ".toml":
         if sys.version_info >= (3, 11):
             import tomllib
@@ -196,7 +209,27 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a table of keys, got {type(data).__name__}")
+    _check_size(data, path)
     return data
+
+
+MAX_CONFIG_VALUES = 100_000  # a training config holds a few dozen values
+
+
+def _check_size(data: dict, path: Path) -> None:
+    """Refuse a config that expands to more than MAX_CONFIG_VALUES values: YAML aliases share one object, so a
+    few hundred bytes of nested aliases stand for billions of values, which printing or comparing would build."""
+    count, stack = 0, [data]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(f"{path}: more than {MAX_CONFIG_VALUES:,} values once its aliases are expanded; "
+                              "a training config needs a few dozen, so write the values out")  # fmt: skip
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 # Ranges of the numeric fields: (lowest, highest, whether each end is allowed). NaN and ±inf are never allowed.

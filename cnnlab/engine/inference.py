@@ -19,7 +19,7 @@ from .distributed import World
 from .evaluate import evaluate
 from .export import load_safetensors
 from .losses import resolve_loss
-from .run import load_split, read_json
+from .run import load_split, read_json, read_run_config
 from .setup import build_model
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module, TensorDataset
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise CnnlabError(f"{run_dir} is not a run directory (no config.json); pass the --out of a 'cnnlab train'")
-    config = from_mapping(read_json(config_path), source=str(config_path))
+    config = from_mapping(read_run_config(run_dir), source=str(config_path))  # an edited config.json is refused
     train = load_split(config, config.train_split)
     model = build_model(config, train.num_classes, train.input_size)
     state = load_safetensors(run_dir / "model.safetensors")

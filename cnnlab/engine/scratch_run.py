@@ -16,9 +16,13 @@ import torch
 
 from ..data import build_augment
 from ..errors import ConfigError
+from ..scratch import build_scratch_model, fit
+from ..scratch.torch_bridge import to_torch_state_dict
 from .config import TrainConfig
+from .export import export_safetensors_state
 from .history import write_history
-from .run import check_new_run_dir, default_run_dir, hold_out, load_split, write_json, write_run_files
+from .result import RunResult
+from .run import default_run_dir, hold_out, load_split, lock_run_dir, write_json, write_run_files
 from .setup import model_keywords
 
 _SCHEDULES = {"cos": "cosine", "constant": "constant"}
@@ -29,12 +33,8 @@ _UNSUPPORTED = {
 }  # fmt: skip
 
 
-def train_scratch(config: TrainConfig, log: Callable[[str], None] = print):
+def train_scratch(config: TrainConfig, log: Callable[[str], None] = print) -> RunResult:
     """Train `config` with the NumPy reference; returns a `RunResult` like the torch engine."""
-    from ..scratch import build_scratch_model, fit, to_torch_state_dict
-    from .export import export_safetensors_state
-    from .trainer import RunResult
-
     for key, off in _UNSUPPORTED.items():
         if getattr(config, key) != off:
             raise ConfigError(f"--engine scratch does not support --{key.replace('_', '-')}; use the torch engine")
@@ -43,7 +43,17 @@ def train_scratch(config: TrainConfig, log: Callable[[str], None] = print):
     if config.loss not in ("auto", "ce"):
         raise ConfigError("--engine scratch trains with softmax cross-entropy (--loss ce)")
     run_dir = Path(config.out or default_run_dir(config))
-    check_new_run_dir(run_dir)  # before any work
+    lock = lock_run_dir(run_dir, new=True)  # before any work; one process at a time writes a run folder
+    try:
+        return _train(config, run_dir, log)
+    except BaseException:
+        lock.release(discard=True)  # a setup that failed leaves no empty folder behind
+        raise
+    finally:
+        lock.release()
+
+
+def _train(config: TrainConfig, run_dir: Path, log: Callable[[str], None]) -> RunResult:
     train_full = load_split(config, config.train_split)
     if train_full.regression or train_full.multilabel:
         raise ConfigError(f"--engine scratch trains single-label classifiers; {train_full.name} needs the torch engine")
@@ -69,6 +79,7 @@ def train_scratch(config: TrainConfig, log: Callable[[str], None] = print):
         seed=config.seed,
         augment=build_augment(config.augment, input_size=train_full.input_size, mean=train_full.mean),
         log=log,
+        divergence_guard=config.divergence_guard,
     )
     history = tuple(dataclasses.asdict(row) for row in result.history)
     write_history(run_dir, list(history))

@@ -8,31 +8,36 @@ the same arithmetic as one that never stopped: on CPU its weights end bit-identi
 
 from __future__ import annotations
 
+import errno
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .._divergence import DivergenceGuard
 from .._io import remove_stale_temporaries
 from ..data import TensorDataset, build_augment, build_box_augment, make_loader
-from ..errors import CnnlabError, ConfigError
+from ..errors import ConfigError, RunInterrupted, RunWriteError, TrainingDiverged
 from .callbacks import Callback, TrainState
-from .checkpoint import CheckpointWriter, load_checkpoint, rng_state, set_rng_state, snapshot
+from .checkpoint import CheckpointWriter, load_training_checkpoint, rng_state, set_rng_state, snapshot
 from .clipping import GradientBuffer, largest_gradient, make_clip
 from .config import TrainConfig, from_mapping, validate
+from .diagnose import DiagnosticsCallback
 from .distributed import all_reduce_sum, broadcast_flag, close_world, gather_objects, init_world
 from .export import export_safetensors
 from .history import HistoryWriter, Progress, TensorBoardLogger
 from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
 from .pretrain import parse_pretrain, pretrain_layerwise
-from .run import check_new_run_dir, default_run_dir, hold_out, load_split, read_json, write_json, write_run_files
+from .result import RunResult
+from .run import default_run_dir, hold_out, load_split, lock_run_dir, read_run_config, write_json, write_run_files
 from .schedules import create_schedule
+from .scratch_run import train_scratch
 from .setup import autocast_for, build_model, resolve_device, seed_everything, speed_settings
 from .tasks import make_task
 
@@ -45,22 +50,22 @@ def host_values(scalars: list[torch.Tensor], *, one_transfer: bool) -> list[floa
     return [t.item() for t in scalars]
 
 
-class TrainingDiverged(CnnlabError):
-    """The loss or a gradient became NaN or infinite."""
+@dataclass
+class EpochTotals:
+    """The running sums of the epoch so far, over this process's samples (summed over processes at its end)."""
 
+    data_loss: float = 0.0  # Σ of the data loss over the samples (batch mean × batch size)
+    penalty: float = 0.0  # Σ of the L1/L2 penalty, once per sample
+    correct: float = 0.0  # correct predictions counted so far (the task counts a few batches at a time)
+    samples: float = 0.0  # samples stepped on
 
-@dataclass(frozen=True)
-class RunResult:
-    run_dir: Path | None  # None for an in-memory run
-    test_loss: float
-    test_accuracy: float
-    best_epoch: int | None
-    epochs: int  # epochs completed
-    steps: int  # optimizer steps taken
-    seconds: float  # wall time of this process's training (a resumed run counts only its own part)
-    history: tuple[dict[str, Any], ...]
-    model: nn.Module | None = field(default=None, repr=False, compare=False)  # the trained model (final weights)
-    test_metrics: dict[str, float] = field(default_factory=dict)  # every test number: loss, accuracy or mAP …
+    def as_list(self) -> list[float]:
+        """[data_loss, penalty, correct, samples]: the checkpoint's form, and what processes sum."""
+        return [self.data_loss, self.penalty, self.correct, self.samples]
+
+    @classmethod
+    def from_list(cls, values: Sequence[float]) -> EpochTotals:
+        return cls(*(float(v) for v in values))
 
 
 class Trainer:
@@ -86,19 +91,38 @@ class Trainer:
             raise ConfigError("an in-memory run writes no checkpoints, so there is nothing to resume")
         self.config = config
         self.callbacks = list(callbacks)
-        self.device = resolve_device(config.device, 0)
-        self.world = init_world(self.device.type)
-        self.device = resolve_device(config.device, self.world.local_rank)
-        self.log = log if self.world.is_main else (lambda _msg: None)
-        last = resume / "checkpoints" / "last.pt" if resume else None
-        # Loaded on the CPU: load_state_dict moves each tensor to its parameter's device, random states stay.
-        checkpoint = load_checkpoint(last) if last is not None and last.exists() else None
-
+        self._join_world(log)
         self.writes = self.world.is_main and not in_memory  # this process writes the run's files
-        self.run_dir = None if in_memory else Path(resume) if resume else Path(config.out or default_run_dir(config))
-        if self.writes and resume is None:  # before any work: nothing is loaded for a run that cannot be written
-            check_new_run_dir(self.run_dir)
+        self.run_dir = None if in_memory else resume if resume else Path(config.out or default_run_dir(config))
+        # Before any work: nothing is loaded for a run that cannot be written, and one process at a time writes it.
+        self.lock = lock_run_dir(self.run_dir, new=resume is None) if self.writes else None
+        try:
+            last = resume / "checkpoints" / "last.pt" if resume else None
+            # Loaded on the CPU: load_state_dict moves each tensor to its parameter's device, random states stay.
+            checkpoint = load_training_checkpoint(last) if last is not None and last.exists() else None
+            train_full = self._load_data(data)
+            self._build_model(train_full, pretrain=checkpoint is None)
+            self._build_loaders(train_full)
+            self._build_optimizer()
+            self._wrap_model()
+            self._init_progress()
+            self._open_run(checkpoint, resumed=resume is not None)
+        except BaseException:
+            self.release(discard=True)
+            raise
 
+    # ----- setup, in order
+    def _join_world(self, log: Callable[[str], None]) -> None:
+        """The device, and the process group under torchrun; only rank 0 logs."""
+        self.device = resolve_device(self.config.device, 0)
+        self.world = init_world(self.device.type)
+        self.device = resolve_device(self.config.device, self.world.local_rank)
+        self.log = log if self.world.is_main else (lambda _msg: None)
+
+    def _load_data(self, data: tuple[TensorDataset, TensorDataset] | None) -> TensorDataset:
+        """Seed everything, then the training split (with its validation part held out) and the test split;
+        returns the whole training split, whose classes and statistics the model and augmentation use."""
+        config = self.config
         seed_everything(config.seed)
         if data is not None:
             train_full, self.test_data = data
@@ -108,20 +132,34 @@ class Trainer:
         self.train_data, self.val_data = hold_out(train_full, config.val_fraction, config.seed)
         if self.test_data.num_classes != train_full.num_classes:
             raise ConfigError(f"{config.train_split} and {config.test_split} have different classes")
+        return train_full
+
+    def _build_model(self, train_full: TensorDataset, *, pretrain: bool) -> None:
+        """The model on its device, its task (loss and metrics), the divergence guard and mixed precision."""
+        config = self.config
         self.model = build_model(config, train_full.num_classes, train_full.input_size)
         self.task = make_task(config, train_full, self.model)
+        softmax = getattr(self.task, "loss_name", None) == "ce"  # whose untrained loss is about log K
+        self.guard = DivergenceGuard(
+            enabled=config.divergence_guard,
+            classes=train_full.num_classes if softmax else None,
+            cure="lower --lr, clip gradients (--clip-norm 1) or add normalization",
+        )
         if self.world.size > 1:  # the same weights everywhere (DDP broadcasts them too); dropout differs by rank
             torch.manual_seed(config.seed * 1000 + self.world.rank + 1)
 
         self.memory_format = speed_settings(self.model, config)
         self.model.to(self.device, memory_format=self.memory_format)
         pretrain_epochs = parse_pretrain(config.pretrain)
-        if pretrain_epochs and checkpoint is None:  # a resumed run restores the pretrained and tuned weights
+        if pretrain_epochs and pretrain:  # a resumed run restores the pretrained and tuned weights
             pretrain_layerwise(self.model, self.train_data, epochs=pretrain_epochs, seed=config.seed,
                                device=self.device, log=self.log)  # fmt: skip
         self.autocast, self.amp = autocast_for(config.amp, self.device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp == "fp16" else None
 
+    def _build_loaders(self, train_full: TensorDataset) -> None:
+        """The training loader (seeded order and augmentation, this process's share) and the evaluation loaders."""
+        config = self.config
         batch_size = len(self.train_data) if config.batch_size == "full" else config.batch_size
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer or 'full', got {config.batch_size!r}")
@@ -140,6 +178,9 @@ class Trainer:
             if data is not None
         }
 
+    def _build_optimizer(self) -> None:
+        """The optimizer, the learning-rate schedule (a function of the step), penalties and gradient clipping."""
+        config = self.config
         if config.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {config.epochs}")
         steps_per_epoch = len(self.train_loader)
@@ -166,23 +207,33 @@ class Trainer:
         self.grad_buffer = GradientBuffer(self.params) if GradientBuffer.supports(self.params) else None
         self.clip = make_clip(config, self.grad_buffer if self.grad_buffer is not None else self.params)
 
+    def _wrap_model(self) -> None:
+        """What the forward pass runs: the model, wrapped for data parallelism and compiled when asked for."""
         self.forward_model: nn.Module = self.model
         if self.world.size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        if config.compile:
+        if self.config.compile:
             self.forward_model = torch.compile(self.forward_model)
 
+    def _init_progress(self) -> None:
+        """The run's progress as a fresh run starts it: step 0, no history, no best epoch, empty running totals."""
         self.state = TrainState(self.model, self.optimizer, is_main=self.world.is_main)
         self.writer = CheckpointWriter()
         self.saved_at = 0.0  # when this process last wrote last.pt at an epoch's end (0: not yet)
+        self.saved_step: int | None = None  # the step of the state last.pt holds (None: no last.pt yet)
         self.pending_best: dict[str, Any] | None = None
         self.history: list[dict[str, Any]] = []
         self.monitor = f"val_{self.task.monitor}"  # the validation number that picks the best epoch
         self.best: dict[str, Any] = {"epoch": None}  # and {monitor: its best value} once an epoch improved it
         self.bad_epochs = 0
-        self.epoch_totals = [0.0, 0.0, 0.0, 0.0]  # this epoch so far: data loss, penalty, correct, samples
-        if resume is not None and self.world.is_main:
+        self.epoch_totals = EpochTotals()
+
+    def _open_run(self, checkpoint: dict[str, Any] | None, *, resumed: bool) -> None:
+        """Restore the checkpoint, or write a new run's config.json and run.json; then the history files and the
+        callbacks that write or print."""
+        config = self.config
+        if resumed and self.world.is_main:
             remove_stale_temporaries(self.run_dir)
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -194,9 +245,13 @@ class Trainer:
         if config.tensorboard and self.writes:
             self.callbacks.append(TensorBoardLogger(self.run_dir / "tensorboard"))
         if config.diagnose:  # a resumed run's diagnostics cover the part it trains itself
-            from ..diagnostics import DiagnosticsCallback
-
             self.callbacks.append(DiagnosticsCallback(every=config.diagnose_every, out=self.log))
+
+    def release(self, *, discard: bool = False) -> None:
+        """Let other processes write the run directory (the lock also ends with this process). `discard` removes
+        a new run folder that setup left holding nothing."""
+        if self.lock is not None:
+            self.lock.release(discard=discard)
 
     # ----- checkpoints
     def _checkpoint_state(self) -> dict[str, Any]:
@@ -208,13 +263,14 @@ class Trainer:
             "epoch": self.state.epoch,
             "step": self.state.step,
             "loader": self.train_loader.state_dict(),
-            "epoch_totals": list(self.epoch_totals),
+            "epoch_totals": self.epoch_totals.as_list(),
             "history": self.history,
             "best": self.best,
             "bad_epochs": self.bad_epochs,
             "rng": gather_objects(rng_state(), self.world),
             "world_size": self.world.size,
             "config": self.config.to_dict(),
+            "loss_reference": self.guard.reference,
         }
 
     def _save(self, name: str, held: dict[str, Any] | None = None) -> None:
@@ -224,6 +280,8 @@ class Trainer:
         state = self._checkpoint_state() if held is None else held  # every rank joins the gather of random states
         if self.world.is_main:
             self.writer.save(self.run_dir / "checkpoints" / name, state, copy=held is None)
+            if name == "last.pt":
+                self.saved_step = state["step"]
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
         if ckpt["world_size"] != self.world.size:
@@ -233,9 +291,13 @@ class Trainer:
         if self.scaler is not None and ckpt["scaler"] is not None:
             self.scaler.load_state_dict(ckpt["scaler"])
         self.state.epoch, self.state.step = ckpt["epoch"], ckpt["step"]
+        self.saved_step = ckpt["step"]
         self.train_loader.load_state_dict(ckpt["loader"])
-        self.epoch_totals = [float(v) for v in ckpt["epoch_totals"]]
+        self.epoch_totals = EpochTotals.from_list(ckpt["epoch_totals"])
         self.history, self.best, self.bad_epochs = list(ckpt["history"]), ckpt["best"], ckpt["bad_epochs"]
+        # checkpoints written before the divergence guard hold no reference: the first epoch's loss stands in
+        first = self.history[0]["train_loss"] if self.history else None
+        self.guard.reference = ckpt.get("loss_reference", first)
         set_rng_state(ckpt["rng"][self.world.rank])
 
     # ----- the loop
@@ -274,15 +336,7 @@ class Trainer:
         numbers = host_values(parts, one_transfer=self.device.type != "cpu")
         loss_value, norm_value = numbers[:2]
         data_value, penalty_value = numbers[2:] if penalty is not None else (loss_value, 0.0)
-        if not (math.isfinite(loss_value) and math.isfinite(norm_value)) and self.scaler is None:
-            # (with fp16 a grad scaler skips such steps and lowers its scale instead)
-            raise TrainingDiverged(
-                f"step {state.step + 1} (epoch {state.epoch + 1}): the "
-                f"{'loss' if not math.isfinite(loss_value) else 'gradient'} is not finite "
-                f"(loss {loss_value:.4g}); largest gradient: {largest_gradient(self.model)}; "
-                "lower the learning rate, clip gradients (--clip-norm 1) or add normalization"
-                + (f". The last good checkpoint is in {self.run_dir / 'checkpoints'}" if self.run_dir else "")
-            )
+        self._check_divergence(loss_value, norm_value)
         if self.scaler:
             self.scaler.step(self.optimizer)
             self.scaler.update()
@@ -290,21 +344,38 @@ class Trainer:
             self.optimizer.step()
         state.step += 1
         totals = self.epoch_totals
-        totals[0] += data_value * share
-        totals[1] += penalty_value * n
-        totals[3] += n
+        totals.data_loss += data_value * share
+        totals.penalty += penalty_value * n
+        totals.samples += n
         if self.task.observe(output, batch):
             self._count_correct()
         state.metrics.update(loss=loss_value, grad_norm=norm_value, lr=self.optimizer.param_groups[0]["lr"])
         self._emit("on_step_end")
 
+    def _check_divergence(self, loss: float, grad_norm: float) -> None:
+        """Stop before the update when the loss or gradient is not finite or the loss passed the guard's limit
+        (`cnnlab._divergence`); under data parallelism every process stops in the same step."""
+        state = self.state
+        where = {"step": state.step + 1, "epoch": state.epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+        detail = lambda: f"largest gradient: {largest_gradient(self.model)}"  # noqa: E731
+        try:
+            if self.scaler is None or math.isfinite(loss):  # an fp16 grad scaler skips non-finite steps itself
+                finite = math.isfinite(grad_norm) or self.scaler is not None
+                self.guard.check(loss, gradient_finite=finite, detail=detail, **where)
+        except TrainingDiverged:
+            broadcast_flag(True, self.world, self.device)
+            raise
+        if broadcast_flag(False, self.world, self.device):
+            raise TrainingDiverged(f"step {where['step']} (epoch {where['epoch']}): training diverged in another "
+                                   "process (its rank prints why)")  # fmt: skip
+
     def _count_correct(self) -> None:
-        self.epoch_totals[2] += self.task.count()
+        self.epoch_totals.correct += self.task.count()
 
     def running_accuracy(self) -> float:
         """Training accuracy of the epoch so far, over the batches counted yet (NaN before the first count)."""
-        counted = self.epoch_totals[3] - self.task.waiting
-        return self.epoch_totals[2] / counted if counted else math.nan
+        counted = self.epoch_totals.samples - self.task.waiting
+        return self.epoch_totals.correct / counted if counted else math.nan
 
     def _progress_values(self) -> dict[str, float]:
         self._count_correct()  # asked for only when the bar is redrawn (twice a second): the accuracy is up to date
@@ -329,24 +400,24 @@ class Trainer:
         self._count_correct()
         totals = self.epoch_totals
         if self.world.size > 1:
-            summed = torch.tensor(totals, dtype=torch.float64, device=self.device)
-            totals = all_reduce_sum(summed, self.world).tolist()
-        n = totals[3]
+            summed = torch.tensor(totals.as_list(), dtype=torch.float64, device=self.device)
+            totals = EpochTotals.from_list(all_reduce_sum(summed, self.world).tolist())
+        n = totals.samples
         row: dict[str, Any] = {
             "epoch": state.epoch + 1,
             "step": state.step,
             "lr": self.optimizer.param_groups[0]["lr"],
-            "train_loss": totals[0] / n,
-            "train_penalty": totals[1] / n,
+            "train_loss": totals.data_loss / n,
+            "train_penalty": totals.penalty / n,
         }
         if self.task.running is not None:
-            row["train_accuracy"] = totals[2] / n
+            row["train_accuracy"] = totals.correct / n
         if "val" in self.eval_loaders:
             row.update({f"val_{k}": v for k, v in self._evaluate("val").items()})
         row["seconds"] = time.perf_counter() - started
         self.history.append(row)
         state.epoch += 1
-        self.epoch_totals = [0.0, 0.0, 0.0, 0.0]
+        self.epoch_totals = EpochTotals()
         state.metrics.update({k: v for k, v in row.items() if isinstance(v, float)})
 
         key, value = self.monitor, row.get(self.monitor, math.nan)
@@ -375,6 +446,13 @@ class Trainer:
         self._emit("on_epoch_end")
         return stop
 
+    def _last_checkpoint(self) -> str | None:
+        """'RUN/checkpoints/last.pt (step S)', the run's last good state, or None when it has none on disk."""
+        last = self.run_dir / "checkpoints" / "last.pt" if self.run_dir is not None else None
+        if self.saved_step is None or last is None or not last.is_file():
+            return None
+        return f"{last} (step {self.saved_step})"
+
     def _evaluate(self, split: str) -> dict[str, float]:
         return self.task.evaluate(self.model, self.eval_loaders[split], world=self.world, autocast=self.autocast,
                                   memory_format=self.memory_format)  # fmt: skip
@@ -400,6 +478,13 @@ class Trainer:
             progress.close()
 
     def fit(self) -> RunResult:
+        """Train to the last epoch (or early stop), test, export; the run directory's lock ends with it."""
+        try:
+            return self._fit()
+        finally:
+            self.release()
+
+    def _fit(self) -> RunResult:
         config, state = self.config, self.state
         started = time.perf_counter()
         self._emit("on_train_start")
@@ -407,12 +492,34 @@ class Trainer:
         self.model.train()
         try:
             self._loop(stop)
-        except (TrainingDiverged, KeyboardInterrupt):
+            self.writer.wait()  # the last checkpoint is complete before the run reports
+        except (TrainingDiverged, KeyboardInterrupt) as exc:
             if self.pending_best is not None:  # the best epoch so far is a good state (_save writes on rank 0)
                 self._save("best.pt", self.pending_best)
+            self.writer.wait()
+            last = self._last_checkpoint()
+            if self.run_dir is not None and isinstance(exc, TrainingDiverged):
+                where = f"the last good checkpoint is {last}" if last else "no checkpoint was written before it"
+                exc.args = (f"{exc}; {where}",)
+            elif self.run_dir is not None:  # Ctrl-C: one line saying how to go on
+                where = f"from its checkpoint at step {self.saved_step}" if last else "from the start: no checkpoint"
+                raise RunInterrupted(
+                    f"interrupted after step {state.step} (epoch {state.epoch + 1}); continue the run with "
+                    f"'cnnlab train --resume {self.run_dir}' ({where})"
+                ) from exc
             raise
+        except (RunWriteError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            if isinstance(exc, OSError):  # a history file: the checkpoints say where the run stands
+                last = self._last_checkpoint()
+                kept = f"the last checkpoint {last} is intact" if last else "no checkpoint was written yet"
+                exc = RunWriteError(f"cannot write {exc.filename}: the disk is full; {kept}")
+            raise RunWriteError(
+                f"{exc}; make room, then continue the run with 'cnnlab train --resume {self.run_dir}'"
+            ) from exc
         finally:
-            self.writer.wait()  # the last checkpoint is complete before the run reports or fails
+            self.writer.wait()  # the last checkpoint is complete before the run fails
 
         test = self._evaluate("test")
         result = RunResult(
@@ -466,19 +573,17 @@ def train(
     if resume is not None:
         resume = Path(resume)
         last = resume / "checkpoints" / "last.pt"
-        if last.exists():
-            saved = load_checkpoint(last)["config"]
-        elif (resume / "config.json").is_file():  # killed before its first checkpoint: start it over
-            saved = read_json(resume / "config.json")
-        else:
+        saved = load_training_checkpoint(last)["config"] if last.exists() else None
+        if (resume / "config.json").is_file():  # an edited config.json is refused; without a checkpoint it is used
+            on_disk = read_run_config(resume, saved=saved)  # (killed before its first checkpoint: start it over)
+            saved = on_disk if saved is None else saved
+        elif saved is None:
             raise ConfigError(f"{resume} is not a run directory (no checkpoints/last.pt, no config.json)")
         config = replace(from_mapping(saved, source=str(resume)), out=str(resume))
     elif config is None:
         config = TrainConfig()
     validate(config)  # before any work: a bad number is one clear error, never a half-made run folder
     if config.engine == "scratch":
-        from .scratch_run import train_scratch
-
         if resume is not None:
             raise ConfigError("the scratch engine writes no checkpoints, so its runs cannot be resumed")
         if data is not None or in_memory:
@@ -486,10 +591,13 @@ def train(
         return train_scratch(config, log=log)
     if config.engine != "torch":
         raise ConfigError(f"engine must be 'torch' or 'scratch', got {config.engine!r}")
+    trainer = None
     try:
         trainer = Trainer(config, resume=resume, callbacks=callbacks, log=log, data=data, in_memory=in_memory)
         if trainer.state.epoch >= config.epochs:
             log(f"{resume} already finished its {config.epochs} epochs; evaluating it again")
         return trainer.fit()
     finally:
+        if trainer is not None:
+            trainer.release()
         close_world()

@@ -15,19 +15,17 @@ refuses 'weight', and the conv and linear factories (`ConvNormAct`, `LinearNormA
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from torch import nn
 from torch.nn.utils import parametrizations
 
-from .._spec import parse_spec
+from .._spec import group_count, parse_spec
 from ..errors import ConfigError, unknown_name
 
 NormSpec = str | Callable[[int], nn.Module] | None
 
 NORM_NAMES: tuple[str, ...] = ("batch", "layer", "instance", "group", "weight", "none")
-DEFAULT_GROUPS = 32  # Wu & He (2018) found 32 groups best on ImageNet
 
 
 class LayerNorm2d(nn.GroupNorm):
@@ -49,19 +47,6 @@ def is_weight_norm(norm: NormSpec) -> bool:
 def weight_norm(layer: nn.Module) -> nn.Module:
     """Re-parametrize `layer.weight` as g · v / ‖v‖, one g per output channel; returns `layer`."""
     return parametrizations.weight_norm(layer, name="weight", dim=0)
-
-
-def _groups(channels: int, requested: float | None) -> int:
-    if requested is None:
-        # Fewer channels than 32 (LeNet's 6 and 16): the largest divisor of `channels` not above 32.
-        return max(g for g in range(1, min(DEFAULT_GROUPS, channels) + 1) if channels % g == 0)
-    groups = int(requested)
-    if groups != requested or groups < 1 or channels % groups:
-        raise ConfigError(
-            f"group norm with {requested:g} groups cannot split {channels} channels evenly; "
-            f"choose a divisor of {channels}, e.g. 'group:{math.gcd(channels, DEFAULT_GROUPS)}'"
-        )
-    return groups
 
 
 def create_norm(norm: NormSpec, channels: int, *, dim: int = 2) -> nn.Module | None:
@@ -102,4 +87,4 @@ def create_norm(norm: NormSpec, channels: int, *, dim: int = 2) -> nn.Module | N
             raise ConfigError("instance norm needs feature maps (N, C, H, W); a feature vector has no H, W")
         # Learnable per-channel scale and shift, like every other norm here (PyTorch's default has none).
         return nn.InstanceNorm2d(channels, affine=True)
-    return nn.GroupNorm(_groups(channels, value), channels)  # group; works on (N, C) and (N, C, H, W)
+    return nn.GroupNorm(group_count(channels, value), channels)  # group; works on (N, C) and (N, C, H, W)

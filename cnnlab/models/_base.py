@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from ..errors import ConfigError
+from .._arguments import check_common, pair  # noqa: F401 (the model files import them from here)
 
 
 class Classifier(nn.Module):
@@ -32,24 +32,6 @@ class Classifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
-
-
-def check_common(num_classes: int, in_channels: int, dropout: float = 0.0) -> None:
-    """Validate the arguments every model takes."""
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}")
-    if not isinstance(in_channels, int) or in_channels < 1:
-        raise ConfigError(f"in_channels must be a positive integer, got {in_channels!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"dropout is a probability in [0, 1), got {dropout!r}")
-
-
-def pair(size: int | tuple[int, int], what: str = "input_size") -> tuple[int, int]:
-    """32 -> (32, 32); (28, 32) stays; anything else raises."""
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
-    if h < 1 or w < 1:
-        raise ConfigError(f"{what} must be positive, got {size!r}")
-    return int(h), int(w)
 
 
 def init_weight_(module: nn.Module, fn: Callable[[torch.Tensor], object]) -> None:

@@ -13,10 +13,8 @@ import inspect
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
 
 from .._spec import parse_spec
-from ..layers import create_act as create_torch_act
 from .activations import create_act
 from .linear import Linear
 from .losses import MSELoss
@@ -74,12 +72,16 @@ def explain_backprop(
     target: float = 1.0,
     act: str = "sigmoid",
 ) -> BackpropExplanation:
-    """Run the neuron forward and backward with scratch layers, and once more with autograd.
+    """Run the neuron forward and backward with scratch layers, and once more with autograd (this needs torch).
 
     Args:
         x1, x2: the inputs. w1, w2, b: the weights and the bias. target: what a should be.
         act: 'sigmoid', 'tanh', 'relu', 'leaky_relu[:slope]' or 'linear'.
     """
+    import torch  # the comparison with autograd; the rest of the reference runs without torch
+
+    from ..layers import create_act as create_torch_act
+
     neuron = Linear(2, 1, dtype=np.float64)
     neuron.params["weight"].data[...] = [[w1, w2]]
     neuron.params["bias"].data[...] = [b]

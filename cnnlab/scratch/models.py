@@ -2,20 +2,21 @@
 
 `build_scratch_model('lenet5', input_size=8)` mirrors `cnnlab.create('lenet5', input_size=8)` layer for layer:
 every parameter has the same qualified name and shape ('features.c1.conv.weight', 'head.fc.bias', ...), so
-`to_torch_state_dict(model)` loads into the PyTorch model with `strict=True`.
+`cnnlab.scratch.torch_bridge.to_torch_state_dict(model)` loads into the PyTorch model with `strict=True`. The
+builders take the zoo models' keyword arguments with the same defaults and check them with the same rules, in
+NumPy alone: building a twin needs no torch.
 """
 
 from __future__ import annotations
 
-import inspect
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
-import torch
 
-from ..errors import unknown_name
-from ..models import create as create_torch_model
+from .._arguments import check_common, pair
+from .._signature import check_kwargs, keyword_names
+from ..errors import ConfigError, unknown_name
 from ._base import Layer, Sequential, init_layers, name_layers
 from .activations import create_act
 from .conv import Conv2d
@@ -33,20 +34,12 @@ class ScratchClassifier(Sequential):
         input_size: (C, H, W) the model was built for. num_classes: outputs.
     """
 
-    def __init__(self, features: Layer, head: Layer, *, name: str, config: dict, twin: torch.nn.Module, dtype):
+    def __init__(
+        self, features: Layer, head: Layer, *, name: str, config: dict, input_size: tuple, num_classes: int, dtype
+    ):
         super().__init__(features=features, head=head)
         self.name, self.config, self.dtype = name, config, np.dtype(dtype)
-        self.input_size, self.num_classes = tuple(twin.input_size), twin.num_classes
-
-
-def _twin(name: str, config: Mapping[str, object]) -> tuple[torch.nn.Module, dict[str, object]]:
-    """The PyTorch twin built on the meta device (it validates `config` exactly as the zoo does, at no cost), and
-    `config` completed with the twin's defaults."""
-    with torch.device("meta"):
-        twin = create_torch_model(name, **config)
-    signature = inspect.signature(type(twin))
-    defaults = {k: p.default for k, p in signature.parameters.items() if p.default is not p.empty}
-    return twin, {**defaults, **config}
+        self.input_size, self.num_classes = tuple(input_size), num_classes
 
 
 def _unit(layers: dict[str, Layer | None]) -> Sequential:
@@ -70,7 +63,21 @@ def _head(widths: list[int], num_classes: int, act: str | None, dropout: float, 
     return Sequential(flatten=Flatten(), hidden=Sequential(*hidden), fc=fc)
 
 
-def lenet5(*, seed: int = 0, dtype=np.float32, **config) -> ScratchClassifier:
+POOL_NAMES = ("avg", "max")
+
+
+def lenet5(
+    *,
+    seed: int = 0,
+    dtype=np.float32,
+    num_classes: int = 10,
+    in_channels: int = 1,
+    input_size: int | tuple[int, int] = 32,
+    act: str = "tanh",
+    norm: str | None = None,
+    pool: str = "avg",
+    dropout: float = 0.0,
+) -> ScratchClassifier:
     """LeNet-5 from scratch layers, mirroring `cnnlab.models.LeNet5` (see its docstring for the arguments).
 
     C1 5×5 conv (6) → S2 pool → C3 5×5 conv (16) → S4 pool → F5 120 → F6 84 → output. Images smaller than
@@ -79,30 +86,62 @@ def lenet5(*, seed: int = 0, dtype=np.float32, **config) -> ScratchClassifier:
     Args:
         seed: initializes the weights (PyTorch's default init scheme) and the dropout masks.
         dtype: float32 for training, float64 for gradient checks.
-        config: num_classes, in_channels, input_size, act ('tanh'), norm (None), pool ('avg' | 'max'), dropout.
+        (the rest): the zoo model's arguments, with its defaults.
     """
-    twin, full = _twin("lenet5", config)
+    check_common(num_classes, in_channels, dropout)
+    if pool not in POOL_NAMES:
+        raise unknown_name("pooling (NumPy reference)", pool, POOL_NAMES)
+    h, w = pair(input_size)
+    pad = 0
+    if min(h, w) < 32:
+        if h != w or h % 2:
+            raise ConfigError(
+                f"lenet5 zero-pads images smaller than 32×32 evenly to 32×32; got {h}×{w}, "
+                "use a square image of even size (e.g. 28)"
+            )
+        pad = (32 - h) // 2
+    side_h, side_w = (((s + 2 * pad - 4) // 2 - 4) // 2 for s in (h, w))  # C1 -4, S2 /2, C3 -4, S4 /2
     rng = np.random.default_rng(seed)
-    act, norm, dropout = full["act"], full["norm"], full["dropout"]
-    in_channels = twin.input_size[0]
-    pad = twin.features.c1.conv.padding  # zero padding that brings small images to 32×32
 
-    def pool() -> Layer:
-        return MaxPool2d(2) if full["pool"] == "max" else AvgPool2d(2, count_include_pad=False)
+    def pool_layer() -> Layer:
+        return MaxPool2d(2) if pool == "max" else AvgPool2d(2, count_include_pad=False)
 
-    def conv_unit(c_in: int, c_out: int, padding) -> Sequential:
+    def conv_unit(c_in: int, c_out: int, padding: int) -> Sequential:
         norm_layer = create_norm(norm, c_out, dtype=dtype)
         conv = Conv2d(c_in, c_out, 5, padding=padding, bias=norm_layer is None, rng=rng, dtype=dtype)
         return _unit({"conv": conv, "norm": norm_layer, "act": create_act(act)})
 
-    features = Sequential(c1=conv_unit(in_channels, 6, pad), s2=pool(), c3=conv_unit(6, 16, 0), s4=pool())
-    flat = next(m.in_features for m in twin.head.modules() if isinstance(m, torch.nn.Linear))  # 16·5·5 at 32×32
+    features = Sequential(c1=conv_unit(in_channels, 6, pad), s2=pool_layer(), c3=conv_unit(6, 16, 0), s4=pool_layer())
     # (N, 16, 5, 5) -> (N, 400) -> 120 -> 84 -> num_classes
-    head = _head([flat, 120, 84], twin.num_classes, act, dropout, rng, dtype)
-    return name_layers(ScratchClassifier(features, head, name="lenet5", config=config, twin=twin, dtype=dtype))
+    head = _head([16 * side_h * side_w, 120, 84], num_classes, act, dropout, rng, dtype)
+    config = {"num_classes": num_classes, "in_channels": in_channels, "input_size": input_size, "act": act,
+              "norm": norm, "pool": pool, "dropout": dropout}  # fmt: skip
+    model = ScratchClassifier(
+        features,
+        head,
+        name="lenet5",
+        config=config,
+        input_size=(in_channels, h, w),
+        num_classes=num_classes,
+        dtype=dtype,
+    )
+    return name_layers(model)
 
 
-def mlp(*, seed: int = 0, dtype=np.float32, **config) -> ScratchClassifier:
+def mlp(
+    *,
+    seed: int = 0,
+    dtype=np.float32,
+    num_classes: int = 10,
+    in_channels: int = 1,
+    input_size: int | tuple[int, int] = 28,
+    depth: int = 4,
+    width: int = 256,
+    act: str = "relu",
+    norm: str | None = None,
+    dropout: float = 0.0,
+    residual: bool = False,
+) -> ScratchClassifier:
     """The multilayer perceptron from scratch layers, mirroring `cnnlab.models.MLP` (see it for the arguments).
 
     Flatten → depth × (linear → norm → act → dropout) → linear.
@@ -110,26 +149,41 @@ def mlp(*, seed: int = 0, dtype=np.float32, **config) -> ScratchClassifier:
     Args:
         seed: initializes the weights (PyTorch's default init scheme) and the dropout masks.
         dtype: float32 for training, float64 for gradient checks.
-        config: num_classes, in_channels, input_size, depth (4), width (256), act ('relu'), norm (None), dropout.
+        (the rest): the zoo model's arguments, with its defaults; `residual=True` is the torch engine's alone.
     """
-    twin, full = _twin("mlp", config)
+    check_common(num_classes, in_channels, dropout)
+    if residual:
+        raise ConfigError("the NumPy reference builds the plain MLP only; residual=True needs the torch engine")
+    h, w = pair(input_size)
     rng = np.random.default_rng(seed)
-    act, norm, dropout, width = full["act"], full["norm"], full["dropout"], full["width"]
-    features_in = int(np.prod(twin.input_size))
+    features_in = in_channels * h * w
     layers: list[Layer] = [Flatten()]  # (N, C, H, W) -> (N, C·H·W)
-    for _ in range(full["depth"]):
-        norm_layer = create_norm(norm, width, dtype=dtype)
+    for _ in range(depth):
+        norm_layer = create_norm(norm, width, dim=1, dtype=dtype)
         fc = Linear(features_in, width, bias=norm_layer is None, rng=rng, dtype=dtype)
         drop = Dropout(dropout, rng=np.random.default_rng(rng.integers(2**63))) if dropout > 0 else None
         layers.append(_unit({"fc": fc, "norm": norm_layer, "act": create_act(act), "drop": drop}))
         features_in = width
-    head = _head([features_in], twin.num_classes, None, 0.0, rng, dtype)
-    model = ScratchClassifier(Sequential(*layers), head, name="mlp", config=config, twin=twin, dtype=dtype)
+    head = _head([features_in], num_classes, None, 0.0, rng, dtype)
+    config = {"num_classes": num_classes, "in_channels": in_channels, "input_size": input_size, "depth": depth,
+              "width": width, "act": act, "norm": norm, "dropout": dropout}  # fmt: skip
+    model = ScratchClassifier(
+        Sequential(*layers),
+        head,
+        name="mlp",
+        config=config,
+        input_size=(in_channels, h, w),
+        num_classes=num_classes,
+        dtype=dtype,
+    )
     return name_layers(model)
 
 
 _BUILDERS: dict[str, Callable[..., ScratchClassifier]] = {"lenet5": lenet5, "mlp": mlp}
 SCRATCH_MODELS: tuple[str, ...] = tuple(_BUILDERS)
+_ACCEPTS: dict[str, frozenset[str]] = {
+    name: frozenset(keyword_names(fn) - {"seed", "dtype"}) for name, fn in _BUILDERS.items()
+}
 
 
 def build_scratch_model(
@@ -147,22 +201,6 @@ def build_scratch_model(
     """
     if name not in _BUILDERS:
         raise unknown_name("scratch model", name, SCRATCH_MODELS)
+    check_kwargs(f"model {name!r}", config, _ACCEPTS[name])
     model = _BUILDERS[name](seed=seed, dtype=dtype, **config)
     return init_layers(model, init, np.random.default_rng([seed, 1]))
-
-
-def to_torch_state_dict(model: Layer) -> dict[str, torch.Tensor]:
-    """The model's parameters and buffers as tensors (copies), named as the PyTorch twin names them."""
-    return {name: torch.from_numpy(np.array(array)) for name, array in model.state_dict().items()}
-
-
-def load_torch_state_dict(model: Layer, state_dict: Mapping[str, torch.Tensor]) -> None:
-    """Copy a PyTorch twin's `state_dict()` into the scratch model (names and shapes must match exactly)."""
-    model.load_state_dict({name: t.detach().cpu().numpy() for name, t in state_dict.items()})
-
-
-def to_torch(model: ScratchClassifier) -> torch.nn.Module:
-    """The PyTorch twin (`cnnlab.create(model.name, **model.config)`) holding this model's weights, in its mode."""
-    twin = create_torch_model(model.name, **model.config).to(dtype=getattr(torch, model.dtype.name))
-    twin.load_state_dict(to_torch_state_dict(model), strict=True)
-    return twin.train(model.training)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._spec import parse_spec
+from .._spec import group_count, parse_spec
 from ..errors import ConfigError, ShapeError, shape_str, unknown_name
-from ..layers.norm import _groups
 from ._base import Layer, Param
 
 
@@ -194,12 +193,13 @@ class InstanceNorm(GroupNorm):
 NORM_NAMES: tuple[str, ...] = ("batch", "layer", "instance", "group", "none")
 
 
-def create_norm(norm: str | None, channels: int, *, dtype=np.float32) -> Layer | None:
+def create_norm(norm: str | None, channels: int, *, dim: int = 2, dtype=np.float32) -> Layer | None:
     """The NumPy twin of `cnnlab.layers.create_norm`: same names, same default group count; None for 'none'/None.
 
     Args:
         norm: 'batch', 'layer', 'instance', 'group' or 'group:G', 'none', or None.
         channels: channels (maps) or features (vectors).
+        dim: 2 for (N, C, H, W) feature maps, 1 for (N, C) feature vectors (which instance norm refuses).
     """
     if norm is None:
         return None
@@ -215,5 +215,7 @@ def create_norm(norm: str | None, channels: int, *, dtype=np.float32) -> Layer |
     if name == "layer":
         return LayerNorm(channels, dtype=dtype)
     if name == "instance":
+        if dim == 1:
+            raise ConfigError("instance norm needs feature maps (N, C, H, W); a feature vector has no H, W")
         return InstanceNorm(channels, dtype=dtype)
-    return GroupNorm(_groups(channels, value), channels, dtype=dtype)
+    return GroupNorm(group_count(channels, value), channels, dtype=dtype)

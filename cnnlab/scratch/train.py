@@ -1,7 +1,8 @@
 """Training a scratch model: mini-batch gradient descent on softmax cross-entropy, nothing but NumPy in the step.
 
-Batches come from `cnnlab.data.TensorLoader` (seeded order per epoch, normalized with the training split's mean and
-std), so a scratch run and a PyTorch run with the same seed see the same batches in the same order.
+Batches of a `cnnlab.data.TensorDataset` come from `cnnlab.data.TensorLoader` (seeded order per epoch, normalized
+with the training split's mean and std), so a scratch run and a PyTorch run with the same seed see the same batches
+in the same order; an `ArrayDataset` (`cnnlab.scratch.data`) is batched in NumPy, so training needs no torch.
 """
 
 from __future__ import annotations
@@ -9,16 +10,21 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data import Augment, TensorDataset, TensorLoader
+from .._divergence import DivergenceGuard
 from ..errors import ConfigError, ShapeError, shape_str, unknown_name
 from ._base import Layer, input_grad_off
+from .data import ArrayDataset, ArrayLoader
 from .losses import SoftmaxCrossEntropy
 from .optim import Optimizer, create_optimizer
+
+if TYPE_CHECKING:  # annotations only: a TensorDataset brings torch with it, an ArrayDataset does not
+    from ..data import Augment, TensorDataset, TensorLoader
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ def _dtype(model: Layer) -> np.dtype:
     return getattr(model, "dtype", np.dtype(np.float32))
 
 
-def _check_data(model: Layer, data: TensorDataset) -> None:
+def _check_data(model: Layer, data: ArrayDataset | TensorDataset) -> None:
     if data.multilabel:
         raise ConfigError(f"{data.name}: the scratch engine trains single-label classifiers (softmax cross-entropy)")
     expected = getattr(model, "input_size", None)
@@ -62,7 +68,44 @@ def _check_data(model: Layer, data: TensorDataset) -> None:
         )
 
 
-def evaluate(model: Layer, data: TensorDataset, *, batch_size: int = 512) -> tuple[float, float]:
+class _TensorBatches:
+    """A `cnnlab.data.TensorLoader`'s batches as NumPy arrays: (images as `dtype`, targets)."""
+
+    def __init__(self, loader: TensorLoader, dtype: np.dtype):
+        self.loader, self.dtype = loader, dtype
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for batch in self.loader:
+            yield batch.inputs.numpy().astype(self.dtype, copy=False), batch.targets.numpy()
+
+
+def batches(
+    data: ArrayDataset | TensorDataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    augment: Augment | None = None,
+    dtype=np.float32,
+) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+    """A loader of normalized (images, targets) NumPy batches; each pass over it is the next epoch.
+
+    A TensorDataset is batched by `cnnlab.data.TensorLoader` (the torch engine's batches), an ArrayDataset by
+    `ArrayLoader`, which cannot augment (augmentations work on torch tensors).
+    """
+    if isinstance(data, ArrayDataset):
+        if augment is not None:
+            raise ConfigError(f"{data.name or 'an ArrayDataset'}: augmentation needs a cnnlab.data.TensorDataset")
+        return ArrayLoader(data, batch_size, shuffle=shuffle, seed=seed, dtype=dtype)
+    from ..data import TensorLoader  # a TensorDataset means torch is installed
+
+    return _TensorBatches(TensorLoader(data, batch_size, shuffle=shuffle, seed=seed, augment=augment), dtype)
+
+
+def evaluate(model: Layer, data: ArrayDataset | TensorDataset, *, batch_size: int = 512) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of `model` on `data` in evaluation mode, normalized like training data.
 
     Leaves the model in evaluation mode.
@@ -71,9 +114,8 @@ def evaluate(model: Layer, data: TensorDataset, *, batch_size: int = 512) -> tup
     model.eval()
     loss_fn, dtype = SoftmaxCrossEntropy(), _dtype(model)
     total_loss = correct = 0.0
-    for batch in TensorLoader(data, batch_size, shuffle=False):
-        logits = model.forward(batch.inputs.numpy().astype(dtype, copy=False))
-        targets = batch.targets.numpy()
+    for x, targets in batches(data, batch_size, shuffle=False, dtype=dtype):
+        logits = model.forward(x)
         total_loss += loss_fn.forward(logits, targets) * len(targets)
         correct += int((logits.argmax(axis=1) == targets).sum())
     return total_loss / len(data), correct / len(data)
@@ -94,19 +136,27 @@ def learning_rate(schedule: str, lr: float, step: int, total_steps: int) -> floa
     raise unknown_name("learning-rate schedule", schedule, SCHEDULES)
 
 
-def _train_epoch(model: Layer, loader: TensorLoader, opt: Optimizer, lr_at: Callable[[], float]) -> tuple[float, float]:
-    """One pass over `loader`: forward, loss, backward, update per batch. Returns (mean loss, accuracy)."""
+def _train_epoch(
+    model: Layer,
+    loader: Iterable[tuple[np.ndarray, np.ndarray]],
+    opt: Optimizer,
+    lr_at: Callable[[], float],
+    guard: DivergenceGuard,
+    epoch: int,
+) -> tuple[float, float]:
+    """One pass over `loader`: forward, loss, backward, update per batch. Returns (mean loss, accuracy).
+
+    `guard` stops the run before the update of a step whose loss is not finite or has diverged."""
     model.train()
-    loss_fn, dtype = SoftmaxCrossEntropy(), _dtype(model)
+    loss_fn = SoftmaxCrossEntropy()
     total_loss = correct = seen = 0
     with input_grad_off(model):  # the images need no gradient
-        for batch in loader:
-            x = batch.inputs.numpy().astype(dtype, copy=False)
-            targets = batch.targets.numpy()
+        for i, (x, targets) in enumerate(loader):
             logits = model.forward(x)
             loss = loss_fn.forward(logits, targets)
-            model.backward(loss_fn.backward())
             opt.lr = lr_at()
+            guard.check(float(loss), step=(epoch - 1) * len(loader) + i + 1, epoch=epoch, lr=opt.lr)
+            model.backward(loss_fn.backward())
             opt.step()
             total_loss += loss * len(targets)
             correct += int((logits.argmax(axis=1) == targets).sum())
@@ -116,8 +166,8 @@ def _train_epoch(model: Layer, loader: TensorLoader, opt: Optimizer, lr_at: Call
 
 def fit(
     model: Layer,
-    train_data: TensorDataset,
-    test_data: TensorDataset | None = None,
+    train_data: ArrayDataset | TensorDataset,
+    test_data: ArrayDataset | TensorDataset | None = None,
     *,
     epochs: int = 30,
     batch_size: int = 32,
@@ -129,6 +179,7 @@ def fit(
     seed: int = 0,
     augment: Augment | None = None,
     log: Callable[[str], object] | None = print,
+    divergence_guard: bool = True,
 ) -> ScratchResult:
     """Train `model` with softmax cross-entropy; evaluate on `test_data` after every epoch.
 
@@ -137,7 +188,8 @@ def fit(
 
     Args:
         model: a scratch model, e.g. from `build_scratch_model`; trained in place.
-        train_data, test_data: datasets; images are normalized with train_data's mean and std.
+        train_data, test_data: `cnnlab.scratch.data.ArrayDataset`s (NumPy) or `cnnlab.data.TensorDataset`s (the
+            torch engine's batches); images are normalized with the dataset's mean and std.
         epochs: passes over the training set.
         batch_size: images per gradient step.
         lr: peak learning rate.
@@ -146,8 +198,11 @@ def fit(
         weight_decay: L2 penalty λ (decoupled for 'adamw').
         schedule: 'cosine' (decay to 0 over the run) or 'constant'.
         seed: seeds the batch order of each epoch (and the augmentation of each batch).
-        augment: applied to each training batch before normalization (`cnnlab.data.TensorLoader`'s contract).
+        augment: applied to each training batch of a TensorDataset before normalization (`TensorLoader`'s
+            contract); an ArrayDataset takes none.
         log: receives one line per epoch; None for silence.
+        divergence_guard: stop (`TrainingDiverged`) in the step whose loss passes 10,000 times the first step's
+            (`cnnlab._divergence`); a NaN or infinite loss always stops the run.
     """
     if epochs < 1:
         raise ConfigError(f"epochs must be at least 1, got {epochs}")
@@ -172,20 +227,19 @@ def fit(
         "numpy": np.__version__,
     }
     opt = create_optimizer(optimizer, model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    loader = TensorLoader(train_data, batch_size, shuffle=True, seed=seed, augment=augment)
+    loader = batches(train_data, batch_size, shuffle=True, seed=seed, augment=augment, dtype=_dtype(model))
     steps = itertools.count()
     total_steps = epochs * len(loader)
 
     def lr_at() -> float:
         return learning_rate(schedule, lr, next(steps), total_steps)
 
+    guard = DivergenceGuard(enabled=divergence_guard, classes=train_data.num_classes)
     history: list[EpochStats] = []
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
-        train_loss, train_accuracy = _train_epoch(model, loader, opt, lr_at)
-        if not np.isfinite(train_loss):
-            raise ConfigError(f"the loss diverged in epoch {epoch} (lr={lr}); lower the learning rate")
+        train_loss, train_accuracy = _train_epoch(model, loader, opt, lr_at, guard, epoch)
         test_loss, test_accuracy = evaluate(model, test_data) if test_data is not None else (None, None)
         seconds = time.perf_counter() - epoch_start
         history.append(EpochStats(epoch, train_loss, train_accuracy, test_loss, test_accuracy, seconds))

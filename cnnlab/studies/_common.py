@@ -55,8 +55,12 @@ def fit(
     ctx: Context, seed: int, data: tuple[TensorDataset, TensorDataset], *, callbacks=(), **config: Any
 ) -> RunResult:
     """Train in memory through the engine (no run directory, no files, no progress bar); returns the result with
-    the trained model. `config` holds TrainConfig fields; the validation hold-out is off unless asked for."""
-    defaults: dict[str, Any] = {"val_fraction": 0.0, "progress": False, "channels_last": "off"}
+    the trained model. `config` holds TrainConfig fields; the validation hold-out is off unless asked for, and so is
+    the divergence guard (studies push learning rates and initializations past stability on purpose; a NaN or
+    infinite loss still stops a run)."""
+    defaults: dict[str, Any] = {
+        "val_fraction": 0.0, "progress": False, "channels_last": "off", "divergence_guard": False
+    }  # fmt: skip
     cfg = replace(TrainConfig(), **{**defaults, **config, "seed": seed, "device": ctx.device})
     return train(cfg, data=data, in_memory=True, callbacks=callbacks, log=_quiet)
 

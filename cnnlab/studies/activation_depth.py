@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..diagnostics import DiagnosticsCallback, depth_ratio
-from ..engine import TrainingDiverged
+from ..diagnostics import depth_ratio
+from ..engine import DiagnosticsCallback, TrainingDiverged
 from ._activation import RELU_FAMILY, SATURATING, AccuracyCurve, init_for, steps_to, whole
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import digit_data, fit

@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from ..diagnostics import DiagnosticsCallback, depth_ratio
-from ..engine import Callback, TrainingDiverged, TrainState
+from ..diagnostics import depth_ratio
+from ..engine import Callback, DiagnosticsCallback, TrainingDiverged, TrainState
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import digit_data, fit
 from ._nets import FAILS, HOLDS, UNDECIDED, combine

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..diagnostics import DiagnosticsCallback
+from ..engine import DiagnosticsCallback
 from ._activation import activation_outputs, whole
 from ._base import Context, Results, Study, Table, Verdict
 from ._common import digit_data, fit

@@ -16,7 +16,6 @@ import torch
 import cnnlab
 from cnnlab.diagnostics import (
     Diagnostics,
-    DiagnosticsCallback,
     LayerRecord,
     format_layer_summary,
     layer_summary,
@@ -24,7 +23,7 @@ from cnnlab.diagnostics import (
     records_to_csv,
 )
 from cnnlab.diagnostics.plots import default_steps, grad_grid, plot_grad_depth, plot_grad_heatmap, plot_units
-from cnnlab.engine import TrainState
+from cnnlab.engine import DiagnosticsCallback, TrainState
 from cnnlab.errors import ConfigError
 
 PAGE = (Path(__file__).parents[2] / "docs" / "diagnostics.md").read_text(encoding="utf-8")

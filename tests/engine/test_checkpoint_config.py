@@ -89,6 +89,39 @@ def test_yaml_is_read_safely(tmp_path):
         read_config_file(tmp_path / "evil.yaml")
 
 
+ALIAS_BOMB = """epochs: 1
+model_kwargs:
+  act: &i [&h [&g [&f [&e [&d [&c [&b [&a [x,x,x,x,x,x,x,x,x],*a,*a,*a,*a,*a,*a,*a,*a],*b,*b,*b,*b,*b,*b,*b,*b],
+    *c,*c,*c,*c,*c,*c,*c,*c],*d,*d,*d,*d,*d,*d,*d,*d],*e,*e,*e,*e,*e,*e,*e,*e],*f,*f,*f,*f,*f,*f,*f,*f],
+    *g,*g,*g,*g,*g,*g,*g,*g],*h,*h,*h,*h,*h,*h,*h,*h]
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "bomb.yaml",
+            ALIAS_BOMB.encode(),
+            "more than 100,000 values once its aliases are expanded; a training "
+            "config needs a few dozen, so write the values out",
+        ),
+        ("latin.toml", b'epochs = 1\nmodel = "l\xe9net"\n', "not UTF-8 text (byte 21); save the config file as UTF-8"),
+    ],
+)
+def test_hostile_config_files_are_one_line(tmp_path, capsys, name, content, message):
+    if name.endswith(".yaml"):
+        pytest.importorskip("yaml")
+    assert len(content) < 500
+    (tmp_path / name).write_bytes(content)
+    from cnnlab.cli import main
+
+    assert main(["train", "--config", str(tmp_path / name), "--out", str(tmp_path / "run")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"cnnlab train: error: {tmp_path / name}: {message}\n"
+    assert not (tmp_path / "run").exists()
+
+
 def test_unknown_and_mistyped_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'learning_rate'.*valid keys: model, data,"):
         from_mapping({"learning_rate": 0.1})

@@ -122,6 +122,23 @@ def test_predict_agrees_with_the_model_on_the_same_pixels(trained, tmp_path, cap
     assert "no such image file" in capsys.readouterr().err
 
 
+def test_predict_refuses_a_decompression_bomb_in_one_line(trained, tmp_path, capsys):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = tmp_path / "bomb.png"  # under 100 bytes whose header declares 30000×30000 RGB pixels
+    header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64))))
+    capsys.readouterr()
+    assert main(["predict", str(trained), str(bomb)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith(f"cnnlab predict: error: {bomb}: refusing to decode it: Image size (900000000 pixels)")
+
+
 def test_results_table_and_refusing_to_overwrite_a_run(trained, capsys):
     capsys.readouterr()
     assert main(["results", str(trained), "--json"]) == 0

@@ -1,5 +1,6 @@
 """Scratch models mirror their PyTorch twins: same names and shapes, same outputs, same gradients, same errors."""
 
+import inspect
 import re
 
 import numpy as np
@@ -13,7 +14,9 @@ from cnnlab.data import load_digits
 from cnnlab.errors import ConfigError, ShapeError
 from cnnlab.layers import Linear as TorchLinear
 from cnnlab.scratch import Conv2d, Linear, input_grad_off
-from cnnlab.scratch.models import build_scratch_model, load_torch_state_dict, to_torch, to_torch_state_dict
+from cnnlab.scratch import models as scratch_models
+from cnnlab.scratch.models import SCRATCH_MODELS, build_scratch_model
+from cnnlab.scratch.torch_bridge import load_torch_state_dict, to_torch, to_torch_state_dict
 from cnnlab.scratch.train import evaluate
 
 CONFIGS = [
@@ -153,3 +156,39 @@ def test_input_grad_off_skips_only_the_input_gradient_and_is_restored():
     assert all(np.array_equal(p.grad, grads[name]) for name, p in model.named_parameters())
     model.forward(x)
     np.testing.assert_array_equal(model.backward(dy), dx)
+
+
+@pytest.mark.parametrize("name", SCRATCH_MODELS)
+def test_builders_take_the_zoo_arguments_with_the_zoo_defaults(name):
+    def defaults(fn):
+        return {k: p.default for k, p in inspect.signature(fn).parameters.items() if k not in ("seed", "dtype")}
+
+    assert defaults(getattr(scratch_models, name)) == defaults(type(cnnlab.create(name)))
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("lenet5", {"input_size": 9}),
+        ("lenet5", {"input_size": (28, 32)}),
+        ("lenet5", {"num_classes": 0}),
+        ("lenet5", {"dropout": 1.0}),
+        ("lenet5", {"norm": "group:4"}),
+        ("lenet5", {"pool": "lp"}),
+        ("mlp", {"in_channels": 0}),
+        ("mlp", {"input_size": 0}),
+        ("mlp", {"norm": "instance"}),
+        ("mlp", {"widht": 3}),
+    ],
+)
+def test_bad_arguments_fail_as_the_zoo_fails(name, kwargs):
+    with pytest.raises(ConfigError) as ours:
+        build_scratch_model(name, **kwargs)
+    with pytest.raises(ConfigError) as theirs:
+        cnnlab.create(name, **kwargs)
+    assert str(ours.value).replace(" (NumPy reference)", "") == str(theirs.value)
+
+
+def test_residual_mlp_is_refused_rather_than_built_plain():
+    with pytest.raises(ConfigError, match=re.escape("residual=True needs the torch engine")):
+        build_scratch_model("mlp", residual=True)

@@ -13,8 +13,9 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from cnnlab.data import TensorLoader, load_digits
-from cnnlab.errors import ConfigError
-from cnnlab.scratch.models import build_scratch_model, to_torch
+from cnnlab.errors import ConfigError, TrainingDiverged
+from cnnlab.scratch.models import build_scratch_model
+from cnnlab.scratch.torch_bridge import to_torch
 from cnnlab.scratch.train import evaluate, fit, learning_rate
 
 PAGE = (Path(__file__).parents[2] / "docs" / "scratch.md").read_text(encoding="utf-8")
@@ -107,7 +108,6 @@ def test_cosine_schedule():
         ({"epochs": 0}, "epochs must be at least 1"),
         ({"schedule": "cosin"}, "unknown learning-rate schedule 'cosin'; did you mean 'cosine'?"),
         ({"optimizer": "adamm"}, "unknown optimizer (NumPy reference) 'adamm'"),
-        ({"lr": 1e30, "epochs": 1, "schedule": "constant"}, "the loss diverged in epoch 1 (lr=1e+30)"),
     ],
 )
 def test_bad_training_arguments(digits, kwargs, message):
@@ -115,6 +115,21 @@ def test_bad_training_arguments(digits, kwargs, message):
     with np.errstate(all="ignore"), pytest.raises(ConfigError) as info:
         fit(model, digits[0].subset(slice(0, 64)), **kwargs, log=None)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("lr", "guard", "message"),
+    [
+        (1e6, True, r"^step 2 \(epoch 1\): training diverged: the loss 4\.63\d*e\+10 passed 10000 × 2\.418, the first "
+                    r"step's loss \(lr 1e\+06\); lower --lr, or turn this check off with --no-divergence-guard"),
+        (1e30, False, r"^step \d+ \(epoch 1\): the loss is not finite \(loss (nan|inf), lr 1e\+30\); lower --lr$"),
+    ],
+)  # fmt: skip
+def test_a_diverging_loss_stops_the_step_like_the_torch_engine(digits, lr, guard, message):
+    model = build_scratch_model("mlp", input_size=8, depth=1, width=8)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match=message):
+        fit(model, digits[0].subset(slice(0, 64)), lr=lr, epochs=2, batch_size=16, schedule="constant",
+            log=None, divergence_guard=guard)  # fmt: skip
 
 
 def test_multilabel_data_is_refused(digits):

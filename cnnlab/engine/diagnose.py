@@ -1,12 +1,15 @@
-"""`DiagnosticsCallback`: the trainer's way in (`cnnlab train --diagnose`), a thin adapter over `Diagnostics`."""
+"""`DiagnosticsCallback`: the trainer's way in (`cnnlab train --diagnose`), a thin adapter over `Diagnostics`.
+
+The glue lives in the engine so that `cnnlab.diagnostics` stays a package of hooks that knows nothing of the trainer.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..engine.callbacks import Callback, TrainState
-from .findings import Finding, Thresholds, format_findings
-from .recorder import Diagnostics, check_every
+from ..diagnostics import Diagnostics, Finding, Thresholds, format_findings
+from ..diagnostics.recorder import check_every
+from .callbacks import Callback, TrainState
 
 
 class DiagnosticsCallback(Callback):

@@ -1,0 +1,40 @@
+"""One name for one thing: the folder of a data set's files is --data-dir in every command (train, eval, study,
+data show, data export); data's former --root still works, hidden from --help."""
+
+import pytest
+from PIL import Image
+
+from cnnlab.cli import main
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """Two classes of two 4×4 images each, one colour per class."""
+    for name, colour in (("a", (255, 0, 0)), ("b", (0, 0, 255))):
+        (tmp_path / "f" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (4, 4), colour).save(tmp_path / "f" / name / f"{i}.png")
+    return tmp_path / "f"
+
+
+@pytest.mark.parametrize("action", ["show", "export"])
+def test_data_dir_and_its_hidden_alias_root_read_the_same_folder(capsys, tmp_path, image_folder, action):
+    outputs = []
+    for flag in ("--data-dir", "--root"):
+        target = tmp_path / f"out{flag}{'.png' if action == 'show' else ''}"
+        argv = ["data", action, "folder", "--split", "all", flag, str(image_folder), "--out", str(target)]
+        assert main(argv) == 0
+        outputs.append(capsys.readouterr().out.replace(str(target), "TARGET"))
+        assert target.exists()
+    assert outputs[0] == outputs[1]
+    expected = "f/all: 4 images\ninput: 3×4×4\nper class: a 2, b 2" if action == "show" else "wrote 4 images"
+    assert expected in outputs[0]
+
+
+@pytest.mark.parametrize("action", ["show", "export"])
+def test_help_names_data_dir_only(capsys, action):
+    with pytest.raises(SystemExit) as stop:
+        main(["data", action, "--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    assert "--data-dir DIR" in text and "--root" not in text

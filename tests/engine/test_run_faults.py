@@ -1,0 +1,145 @@
+"""A run directory survives the faults of real use: a second writer, an edited config.json, a full disk, Ctrl-C and
+a checkpoint without its entries each end in one line and a known exit status, with nothing of the run lost."""
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnlab.cli import main
+from cnnlab.engine import checkpoint, load_checkpoint
+from cnnlab.engine.checkpoint import FORMAT
+from cnnlab.engine.run import LOCK_NAME, lock_run_dir
+
+TINY = ["train", "mlp", "--data", "digits", "--kw", "depth=1", "--epochs", "1"]
+ROOT = Path(__file__).parents[2]
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    return err
+
+
+@pytest.fixture
+def finished(tmp_path, capsys) -> Path:
+    run = tmp_path / "done"
+    assert main([*TINY, "--out", str(run)]) == 0
+    capsys.readouterr()
+    return run
+
+
+def _python(code: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", code], env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, **kw)  # fmt: skip
+
+
+def test_a_second_writer_is_refused_while_another_process_holds_the_run(finished, tmp_path, capsys):
+    new = tmp_path / "new"
+    holder = _python(
+        "import sys; from cnnlab.engine.run import lock_run_dir\n"
+        f"locks = [lock_run_dir({str(new)!r}, new=True), lock_run_dir({str(finished)!r}, new=False)]\n"
+        "print('locked', flush=True); sys.stdin.read()",
+        stdin=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == "locked\n", holder.stderr.read()
+        busy = f"is being trained by another process (process {holder.pid}); wait for it to end"
+        assert main([*TINY, "--out", str(new)]) == 2
+        assert f"cnnlab train: error: {new} {busy}" in one_line(capsys)
+        assert main(["train", "--resume", str(finished)]) == 2
+        assert f"cnnlab train: error: {finished} {busy}" in one_line(capsys)
+        assert [p.name for p in new.iterdir()] == [LOCK_NAME]  # the refused run wrote nothing
+        assert len(json.loads((finished / "metrics.json").read_text())) > 0
+    finally:
+        holder.kill()  # SIGKILL: the operating system releases the locks of the dead process
+        holder.communicate()
+    assert main([*TINY, "--out", str(new)]) == 0
+    assert (new / "metrics.json").is_file()
+
+
+def test_a_failed_setup_leaves_no_folder_and_no_lock(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*TINY, "--train-split", "nope[", "--out", str(run)]) == 2
+    assert "bad split" in one_line(capsys)
+    assert not run.exists()
+    (tmp_path / "empty").mkdir()
+    assert main([*TINY, "--train-split", "nope[", "--out", str(tmp_path / "empty")]) == 2
+    assert list((tmp_path / "empty").iterdir()) == []  # the user's empty folder stays as it was
+
+
+def test_an_edited_config_is_refused_by_resume_eval_and_predict(finished, capsys):
+    path = finished / "config.json"
+    values = json.loads(path.read_text())
+    path.write_text(json.dumps({**values, "lr": 0.0123, "model_kwargs": {"depth": 2}}, indent=2))
+    said = (f"{path} was edited after the run started (model_kwargs {{'depth': 1}} → {{'depth': 2}}, "
+            f"lr {values['lr']!r} → 0.0123)")  # fmt: skip
+    for argv in (["train", "--resume", str(finished)], ["eval", str(finished)],
+                 ["predict", str(finished), str(finished / "x.png")]):  # fmt: skip
+        assert main(argv) == 2
+        err = one_line(capsys)
+        assert said in err and "undo the edit, or train a new run with the new settings" in err
+    path.write_text(json.dumps(values, indent=2))  # undone: the run is whole again
+    assert main(["eval", str(finished)]) == 0
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch):
+    serialize = checkpoint._serialize
+
+    def full_in_epoch_2(payload, file):
+        if payload["epoch"] == 2:
+            file.write(b"partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        serialize(payload, file)
+
+    monkeypatch.setattr(checkpoint, "_serialize", full_in_epoch_2)
+    run = tmp_path / "run"
+    assert main([*TINY[:-1], "3", "--checkpoint-interval", "0", "--out", str(run)]) == 4
+    err = one_line(capsys)
+    assert re.search(rf"cannot save the checkpoint {run}/checkpoints/(best|last)\.pt: the disk is full; the "
+                     r"previous (best|last)\.pt is intact; make room, then continue the run with 'cnnlab train "
+                     rf"--resume {run}'$", err.rstrip()), err  # fmt: skip
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt"]  # no temporaries
+    monkeypatch.setattr(checkpoint, "_serialize", serialize)  # space again: the run goes on
+    assert main(["train", "--resume", str(run)]) == 0
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 3
+
+
+def test_ctrl_c_says_how_to_continue_and_exits_130(tmp_path):
+    run = tmp_path / "run"
+    argv = [*TINY[:-1], "1000", "--checkpoint-interval", "0", "--no-progress", "--out", str(run)]
+    proc = _python(f"import sys; from cnnlab.cli import main; sys.exit(main({argv!r}))")
+    try:
+        while not (run / "checkpoints" / "last.pt").is_file():
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    match = re.fullmatch(rf"cnnlab train: interrupted after step \d+ \(epoch \d+\); continue the run with 'cnnlab "
+                         rf"train --resume {run}' \(from its checkpoint at step (\d+)\)\n", err)  # fmt: skip
+    assert match, err
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == int(match[1])
+    lock_run_dir(run, new=False).release()  # the lock went with the process
+
+
+def test_a_checkpoint_without_its_entries_is_one_line(finished, capsys):
+    last = finished / "checkpoints" / "last.pt"
+    torch.save({"format": FORMAT, "model": {}}, last)
+    assert main(["train", "--resume", str(finished)]) == 2
+    assert one_line(capsys) == (
+        f"cnnlab train: error: {last} is a cnnlab checkpoint but lacks optimizer, epoch, step and 8 more, so the "
+        "run cannot continue from it; delete it to start the run over with --resume, or train a new run\n"
+    )
