@@ -112,21 +112,25 @@ class DetectionTask:
                 )
         self.model, self.box_loss, self.cls_loss = model, box_loss, cls_loss
 
-    def _loss_sum(self, output: Any, batch: Any) -> tuple[torch.Tensor, int]:
-        """The batch's loss summed over its objects, and its number of objects."""
+    def _loss(self, output: Any, batch: Any) -> torch.Tensor:
+        """The batch's loss per object (at least 1)."""
         terms = self.model.detection_loss(output, batch.boxes, batch.labels, box_loss=self.box_loss,
                                           cls_loss=self.cls_loss)  # fmt: skip
+        return terms["loss"]
+
+    def _loss_sum(self, output: Any, batch: Any) -> tuple[torch.Tensor, int]:
+        """The batch's loss summed over its objects, and its number of objects."""
         objects = int((batch.labels >= 0).sum())
-        return terms["loss"] * max(objects, 1), objects
+        return self._loss(output, batch) * max(objects, 1), objects
 
     def data_loss(self, output: Any, batch: Any, reduction: str) -> torch.Tensor:
         """The loss per object of the global batch ('mean'), or that times this process's images ('sum', which the
         trainer divides by the global batch's images per process)."""
-        loss_sum, objects = self._loss_sum(output, batch)
         world = _training_world()
         if world == 1:
-            per_object = loss_sum / max(objects, 1)
-            return per_object if reduction == "mean" else per_object * batch.boxes.shape[0]
+            loss = self._loss(output, batch)
+            return loss if reduction == "mean" else loss * batch.boxes.shape[0]
+        loss_sum, objects = self._loss_sum(output, batch)
         # DDP averages the processes' gradients, so each process contributes world × its sum / all objects.
         counts = torch.tensor([objects, batch.boxes.shape[0]], dtype=torch.float64, device=loss_sum.device)
         torch.distributed.all_reduce(counts)
