@@ -218,27 +218,37 @@ def detection_loss(
     return {"loss": cls + weight * box, "cls": cls, "box": box}
 
 
-def vote_boxes(scores: torch.Tensor, boxes: torch.Tensor, radius: int = 1) -> torch.Tensor:
-    """Each cell's box per class: the mean of the boxes of its (2r + 1)² neighbourhood (cut at the border),
-    weighted by their scores for that class.
+def vote_boxes(
+    scores: torch.Tensor,
+    boxes: torch.Tensor,
+    image: torch.Tensor,
+    label: torch.Tensor,
+    cell: torch.Tensor,
+    radius: int = 1,
+) -> torch.Tensor:
+    """The voted boxes of D candidates: for each, the mean of the boxes of its cell's (2r + 1)² neighbourhood (cut at
+    the border), weighted by their scores for the candidate's class.
 
     Args:
         scores: (B, K, h, w) class scores in [0, 1].
         boxes: (B, h, w, 4) the box of each cell.
+        image, label, cell: (D,) each candidate's image, class and flat cell index (row · w + column).
 
     Returns:
-        (B, K, h, w, 4) voted boxes; a cell whose neighbourhood scores are all 0 keeps its own box.
+        (D, 4) boxes; a candidate whose neighbourhood scores are all 0 keeps its cell's own box.
     """
-    b, k, h, w = scores.shape
-    size = 2 * radius + 1
-    corners = boxes.permute(0, 3, 1, 2)  # (B, 4, h, w)
-    weighted = (scores[:, :, None] * corners[:, None]).flatten(1, 2)  # (B, K·4, h, w)
-    # Window means with one divisor (size², padding counted as 0), so their ratio is the ratio of window sums.
-    num = F.avg_pool2d(weighted, size, 1, radius)
-    den = F.avg_pool2d(scores, size, 1, radius)  # (B, K, h, w)
-    voted = num.view(b, k, 4, h, w) / den[:, :, None].clamp_min(1e-30)
-    voted = torch.where(den[:, :, None] > 0, voted, corners[:, None])
-    return voted.permute(0, 1, 3, 4, 2)
+    h, w = scores.shape[-2:]
+    row, col = cell // w, cell % w
+    offsets = torch.arange(-radius, radius + 1, device=cell.device)
+    rows = row[:, None, None] + offsets[:, None]  # (D, s, 1)
+    cols = col[:, None, None] + offsets[None, :]  # (D, 1, s)
+    inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)  # (D, s, s)
+    rows, cols = rows.clamp(0, h - 1), cols.clamp(0, w - 1)
+    at = image[:, None, None]
+    weight = scores[at, label[:, None, None], rows, cols] * inside  # (D, s, s)
+    total = weight.sum(dim=(1, 2))  # (D,)
+    voted = (weight[..., None] * boxes[at, rows, cols]).sum(dim=(1, 2)) / total.clamp_min(1e-30)[:, None]  # (D, 4)
+    return torch.where(total[:, None] > 0, voted, boxes[image, row, col])
 
 
 def decode(
@@ -270,16 +280,17 @@ def decode(
     # (B, K, h, w) -> (B, K·h·w) -> the best n: (B, n) scores and flat indices, by score.
     top, index = (scores * peaks).flatten(1).topk(min(max_detections, k * h * w), dim=1)
     labels, cell = index // (h * w), index % (h * w)
-    boxes = ltrb_to_boxes(ltrb.detach().float(), stride)  # (B, h, w, 4)
-    if vote:  # (B, K, h, w, 4) -> (B, K·h·w, 4), picked by (class, cell)
-        boxes = vote_boxes(scores, boxes).flatten(1, 3).gather(1, index[..., None].expand(-1, -1, 4))
-    else:  # (B, h·w, 4), picked by cell
-        boxes = boxes.flatten(1, 2).gather(1, cell[..., None].expand(-1, -1, 4))  # (B, n, 4)
-    boxes[..., 0::2] = boxes[..., 0::2].clamp(0, w * stride)
-    boxes[..., 1::2] = boxes[..., 1::2].clamp(0, h * stride)
     keep = top > score_threshold  # (B, n)
     image = torch.arange(b, device=top.device)[:, None].expand_as(top)[keep]  # (D,) the image of each candidate
-    boxes, scores, labels = boxes[keep], top[keep], labels[keep]  # (D, 4), (D,), (D,)
+    cell, labels, top = cell[keep], labels[keep], top[keep]  # (D,) each
+    cell_boxes = ltrb_to_boxes(ltrb.detach().float(), stride)  # (B, h, w, 4)
+    if vote:
+        boxes = vote_boxes(scores, cell_boxes, image, labels, cell)  # (D, 4)
+    else:
+        boxes = cell_boxes.flatten(1, 2)[image, cell]  # (D, 4)
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, w * stride)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h * stride)
+    scores = top
     # One NMS call for the batch: a group per (image, class), so boxes of different images never meet.
     kept = batched_nms(boxes, scores, image * k + labels, iou_threshold)  # by decreasing score
     kept = kept[torch.argsort(image[kept], stable=True)]  # grouped by image, by score within each

@@ -243,14 +243,24 @@ def test_box_voting_weights_the_neighbourhood_by_the_class_score():
     assert voted["scores"].tolist() == pytest.approx([0.9, 0.8, 0.7])  # voting moves boxes, never scores
 
 
-def test_vote_boxes_keeps_agreeing_boxes_and_cells_with_no_score():
-    boxes = torch.tensor([4.0, 5.0, 20.0, 30.0]).expand(2, 8, 8, 4)
-    scores = torch.rand(2, 3, 8, 8)
+def test_vote_boxes_equals_a_loop_over_each_neighbourhood():
+    torch.manual_seed(0)
+    scores, boxes = torch.rand(2, 3, 5, 6), torch.rand(2, 5, 6, 4) * 30
     scores[1, 2] = 0  # a class that scores 0 everywhere keeps each cell's own box
-    voted = vote_boxes(scores, boxes)
-    assert voted.shape == (2, 3, 8, 8, 4)
-    assert torch.allclose(voted, boxes[:, None].expand_as(voted))
-    assert torch.equal(voted[1, 2], boxes[1])
+    image = torch.tensor([0, 0, 1, 1, 1])
+    label = torch.tensor([0, 2, 1, 2, 0])
+    cell = torch.tensor([0, 13, 29, 7, 17])  # a corner, inside, the opposite corner, ...
+    voted = vote_boxes(scores, boxes, image, label, cell)
+    for d in range(5):
+        b, k, i, j = int(image[d]), int(label[d]), int(cell[d]) // 6, int(cell[d]) % 6
+        num, den = torch.zeros(4, dtype=torch.float64), 0.0
+        for y in range(max(i - 1, 0), min(i + 2, 5)):
+            for x in range(max(j - 1, 0), min(j + 2, 6)):
+                num += float(scores[b, k, y, x]) * boxes[b, y, x].double()
+                den += float(scores[b, k, y, x])
+        expected = num / den if den > 0 else boxes[b, i, j].double()
+        assert torch.allclose(voted[d].double(), expected, atol=1e-4), d
+    assert torch.equal(voted[3], boxes[1, 1, 1])  # class 2 of image 1 scores 0: cell 7's own box
 
 
 def test_flip_test_is_mirror_symmetric():
