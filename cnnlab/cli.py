@@ -415,13 +415,16 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--download", action="store_true", help="fetch missing files (mnist, fashion_mnist, cifar)")
     p.add_argument("--task", help="shapes: classification, multilabel or detection")
     p.add_argument(
-        "--kw",
+        "--data-kw",
         type=_keyword,
         action="append",
         default=[],
+        dest="data_kwargs",
         metavar="KEY=VALUE",
-        help="any other option of the data set, e.g. difficulty=0.8, seed=3, n_train=1000, size=64",
+        help="any other option of the data set, e.g. difficulty=0.8, seed=3, n_train=1000, size=64 (repeatable)",
     )
+    # the former name, still accepted; `train` keeps --kw for the model's keywords
+    p.add_argument("--kw", type=_keyword, action="append", dest="data_kwargs", help=argparse.SUPPRESS)
     _add_debug(p)
 
 
@@ -641,7 +644,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace):
-    options = dict(args.kw)
+    options = dict(args.data_kwargs)
     if args.task is not None:
         options["task"] = args.task
     return datasets.load_dataset(args.name, args.split, root=args.data_dir, download=args.download, **options)

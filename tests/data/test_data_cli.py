@@ -55,7 +55,7 @@ def test_grid_draws_boxes_in_class_colours():
 
 def test_export_detection_as_coco(capsys, tmp_path):
     out_dir = tmp_path / "coco"
-    argv = ["data", "export", "shapes", "--task", "detection", "--kw", "n_train=6", "--out", str(out_dir)]
+    argv = ["data", "export", "shapes", "--task", "detection", "--data-kw", "n_train=6", "--out", str(out_dir)]
     code, out, _ = run(capsys, *argv)
     assert code == 0 and "wrote 6 images" in out
     coco = json.loads((out_dir / "annotations.json").read_text())
@@ -69,7 +69,7 @@ def test_export_detection_as_coco(capsys, tmp_path):
     ("argv", "message"),
     [
         (["data", "show", "shapez"], "cnnlab data show: error: unknown dataset 'shapez'; did you mean 'shapes'?"),
-        (["data", "show", "shapes", "--kw", "difficulty=2"], "difficulty must lie in [0, 1], got 2"),
+        (["data", "show", "shapes", "--data-kw", "difficulty=2"], "difficulty must lie in [0, 1], got 2"),
         (
             ["data", "show", "mnist", "--root", "/nowhere"],
             "(or train-images-idx3-ubyte) not found",

@@ -1,5 +1,6 @@
-"""One name for one thing: the folder of a data set's files is --data-dir in every command (train, eval, study,
-data show, data export); data's former --root still works, hidden from --help."""
+"""One name for one thing: the folder of a data set's files is --data-dir and a data set's keywords --data-kw in
+every command (train, eval, study, data show, data export); data's former --root and --kw still work, hidden from
+--help."""
 
 import pytest
 from PIL import Image
@@ -38,3 +39,12 @@ def test_help_names_data_dir_only(capsys, action):
     assert stop.value.code == 0
     text = capsys.readouterr().out
     assert "--data-dir DIR" in text and "--root" not in text
+    assert "--data-kw KEY=VALUE" in text and "--kw" not in text
+
+
+def test_data_kw_and_its_hidden_alias_kw_give_the_same_data(capsys):
+    outputs = []
+    for flag in ("--data-kw", "--kw"):
+        assert main(["data", "show", "shapes", "--split", "test", flag, "n_test=7", flag, "difficulty=0.5"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and "7 images" in outputs[0]
