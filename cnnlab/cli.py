@@ -448,7 +448,9 @@ def _add_data_parser(commands) -> None:
     )
     _add_load_options(q)
     q.add_argument("--n", type=int, default=16, metavar="N", help="samples in the grid (default 16)")
-    q.add_argument("--out", default=None, metavar="PNG", help="where to save the grid (default NAME.png)")
+    q.add_argument(
+        "--out", default=None, metavar="PNG", help="a new PNG file for the grid (default NAME.png, or NAME-2.png, ...)"
+    )
     q = actions.add_parser(
         "export",
         help="write a data set as image files (a class folder tree, or images + COCO JSON)",
@@ -626,6 +628,8 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from .metrics import coco_evaluate, format_coco  # imported here: `cnnlab train` starts without them
     from .metrics.plot import plot_pr_curves
 
+    if args.plot:
+        _refuse_existing(args.plot, "--plot")
     result = coco_evaluate(
         args.ground_truth,
         args.detections,
@@ -658,18 +662,36 @@ def _cmd_data(args: argparse.Namespace) -> int:
         else:
             print(datasets.format_datasets(infos))
         return 0
+    if args.action == "show":  # the grid goes to a new file: --out, or the first free NAME.png, NAME-2.png, ...
+        grid = _refuse_existing(args.out, "--out") if args.out else _free_name(Path(f"{args.name}.png"))
     dataset = _load(args)
     if args.action == "show":
         print(datasets.describe(dataset))
         if isinstance(dataset, datasets.TensorDataset) and dataset.images.shape[1] not in (1, 3):
             # sequences (adding) or points: nothing to draw as pictures
             return 0
-        out = datasets.save_grid(dataset, args.out or f"{args.name}.png", n=args.n)
+        out = datasets.save_grid(dataset, grid, n=args.n)
         print(f"grid of {min(args.n, len(dataset))} samples: {out}")
         return 0
     out = datasets.export_dataset(dataset, args.out)
     print(f"wrote {len(dataset):,} images of {dataset.name} to {out}")
     return 0
+
+
+def _refuse_existing(path: str | Path, flag: str) -> Path:
+    """`path` for a new file: one that exists is the user's, never overwritten."""
+    if Path(path).exists():
+        raise ConfigError(f"{flag} {path} already exists; remove it or name a new file")
+    return Path(path)
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or the first of path-2, path-3, ... (same suffix) that does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:

@@ -42,9 +42,22 @@ def test_help_names_data_dir_only(capsys, action):
     assert "--data-kw KEY=VALUE" in text and "--kw" not in text
 
 
-def test_data_kw_and_its_hidden_alias_kw_give_the_same_data(capsys):
+def test_data_kw_and_its_hidden_alias_kw_give_the_same_data(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     outputs = []
     for flag in ("--data-kw", "--kw"):
         assert main(["data", "show", "shapes", "--split", "test", flag, "n_test=7", flag, "difficulty=0.5"]) == 0
         outputs.append(capsys.readouterr().out)
-    assert outputs[0] == outputs[1] and "7 images" in outputs[0]
+    # Without --out the grid goes to a new file: shapes.png, then shapes-2.png; the first is never overwritten.
+    assert outputs[0].replace("shapes.png", "GRID") == outputs[1].replace("shapes-2.png", "GRID")
+    assert "7 images" in outputs[0] and (tmp_path / "shapes.png").is_file() and (tmp_path / "shapes-2.png").is_file()
+
+
+def test_an_existing_picture_file_is_refused_before_any_work(capsys, tmp_path):
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"the user's own file")
+    assert main(["data", "show", "digits", "--out", str(mine)]) == 2
+    expected = f"cnnlab data show: error: --out {mine} already exists; remove it or name a new file\n"
+    assert capsys.readouterr().err == expected
+    assert main(["map", "gt.json", "dets.json", "--plot", str(mine)]) == 2  # refused before the files are read
+    assert "--plot" in capsys.readouterr().err and mine.read_bytes() == b"the user's own file"
