@@ -535,20 +535,33 @@ class Trainer:
             test_metrics=test,
         )
         if self.writes:
-            export_safetensors(self.model, self.run_dir / "model.safetensors")
-            metrics = {
-                "test_accuracy": test.get("accuracy"),  # None for regression and detection, which have none
-                "test_loss": result.test_loss,
-                **{f"test_{k}": v for k, v in test.items() if k not in ("loss", "accuracy")},
-                "best_epoch": result.best_epoch,
-                f"best_{self.monitor}": self.best.get(self.monitor) if self.best["epoch"] else None,
-                "epochs": result.epochs,
-                "steps": result.steps,
-                "train_seconds": result.seconds,
-            }
-            write_json(self.run_dir / "metrics.json", metrics)
+            try:
+                self._write_results(result, test)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                    raise
+                last = self._last_checkpoint()
+                raise RunWriteError(
+                    f"cannot write {exc.filename or 'the results'}: the disk is full; the trained state is in {last}; "
+                    f"make room, then 'cnnlab train --resume {self.run_dir}' writes the results"
+                ) from exc
         self._emit("on_train_end")
         return result
+
+    def _write_results(self, result: RunResult, test: dict[str, float]) -> None:
+        """model.safetensors and metrics.json, each written atomically."""
+        export_safetensors(self.model, self.run_dir / "model.safetensors")
+        metrics = {
+            "test_accuracy": test.get("accuracy"),  # None for regression and detection, which have none
+            "test_loss": result.test_loss,
+            **{f"test_{k}": v for k, v in test.items() if k not in ("loss", "accuracy")},
+            "best_epoch": result.best_epoch,
+            f"best_{self.monitor}": self.best.get(self.monitor) if self.best["epoch"] else None,
+            "epochs": result.epochs,
+            "steps": result.steps,
+            "train_seconds": result.seconds,
+        }
+        write_json(self.run_dir / "metrics.json", metrics)
 
 
 def train(

@@ -115,6 +115,27 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path, capsys, monkeypatch
     assert json.loads((run / "metrics.json").read_text())["epochs"] == 3
 
 
+def test_a_full_disk_at_the_results_is_one_line_and_resume_writes_them(tmp_path, capsys, monkeypatch):
+    from cnnlab.engine import trainer
+
+    def full(model, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(trainer, "export_safetensors", full)
+    run = tmp_path / "run"
+    assert main([*TINY[:-1], "2", "--no-progress", "--out", str(run)]) == 4
+    err = one_line(capsys)
+    assert err.rstrip().endswith(
+        f"cannot write {run}/model.safetensors: the disk is full; the trained state is in {run}/checkpoints/last.pt "
+        f"(step {load_checkpoint(run / 'checkpoints' / 'last.pt')['step']}); make room, then 'cnnlab train --resume "
+        f"{run}' writes the results"
+    ), err
+    assert not (run / "model.safetensors").exists() and not (run / "metrics.json").exists()
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 2 and (run / "model.safetensors").is_file()
+
+
 def test_ctrl_c_says_how_to_continue_and_exits_130(tmp_path):
     run = tmp_path / "run"
     argv = [*TINY[:-1], "1000", "--checkpoint-interval", "0", "--no-progress", "--out", str(run)]
