@@ -95,7 +95,8 @@ def test_a_detector_trains_from_a_coco_folder(tmp_path, capsys):
 
     torch.set_num_threads(1)
     coco = tmp_path / "coco"
-    assert main(["data", "export", "shapes", "--task", "detection", "--data-kw", "n_train=200", "--out", str(coco)]) == 0
+    argv = ["data", "export", "shapes", "--task", "detection", "--data-kw", "n_train=200", "--out", str(coco)]
+    assert main(argv) == 0
     out = tmp_path / "run"
     argv = ["train", "tinydet", "--data", "coco", "--data-dir", str(coco), "--epochs", "3", "--lr", "0.01", "--kw",
             "widths=[8,16,32]", "--kw", "neck_width=16", "--no-progress", "--out", str(out)]  # fmt: skip
