@@ -24,7 +24,7 @@ from .models import create, format_summary, list_models, model_doc, model_kwargs
 from .scratch.activations import ACT_NAMES as SCRATCH_ACT_NAMES
 from .scratch.explain import explain_backprop, explain_defaults, format_backprop
 
-BLOCK_INPUT = (256, 56, 56)  # the note's bottleneck example
+BLOCK_INPUT = (256, 56, 56)  # a 256-channel 56×56 map: the classic bottleneck example (ResNet-50 conv2_x)
 
 
 class _Parser(argparse.ArgumentParser):
