@@ -20,7 +20,7 @@ from torch import nn
 from ..data import DetectionDataset, make_loader, render_grid
 from ..errors import CnnlabError, ConfigError
 from .config import TrainConfig
-from .inference import load_run, target_split
+from .finished import load_run, target_split
 
 DRAW_CELL = 256  # pixels of the longer side of a drawn image: 32×32 shapes are upscaled 8×, so labels stay legible
 

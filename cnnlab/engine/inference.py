@@ -1,85 +1,25 @@
-"""Using a finished run: load its model, evaluate it on a split, predict classes for images.
+"""Using a finished run: evaluate its model on a split, predict classes for images.
 
-Detection runs are evaluated and drawn by `detection_inference.py`; `evaluate_run` hands them over."""
+Loading a run is `finished.py`'s; detection runs are evaluated and drawn by `detection_inference.py`, to which
+`evaluate_run` and `predict_images` hand them over."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from torch import nn
 
-from ..data import DetectionDataset, TensorDataset, make_loader
+from ..data import DetectionDataset, make_loader
 from ..errors import CnnlabError, ConfigError
-from .config import TrainConfig, from_mapping
+from .detection_inference import DetectionEvaluation, ImageDetections, detect_image_files, evaluate_detector
 from .distributed import World
 from .evaluate import evaluate
-from .export import load_safetensors
+from .finished import load_run, target_split
 from .losses import resolve_loss
-from .run import load_split, read_json, read_run_config
-from .setup import build_model
-
-if TYPE_CHECKING:
-    from .detection_inference import DetectionEvaluation, ImageDetections
-
-
-def load_run(run_dir: str | Path) -> tuple[TrainConfig, nn.Module, TensorDataset]:
-    """The run's config, its trained model (eval mode, CPU) and its training split (for classes and statistics)."""
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise CnnlabError(f"{run_dir} is not a run directory (no config.json); pass the --out of a 'cnnlab train'")
-    config = from_mapping(read_run_config(run_dir), source=str(config_path))  # an edited config.json is refused
-    train = load_split(config, config.train_split)
-    model = build_model(config, train.num_classes, train.input_size)
-    state = load_safetensors(run_dir / "model.safetensors")
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CnnlabError(
-            f"{run_dir}/model.safetensors does not fit {config.model}: {str(exc).splitlines()[0]}"
-        ) from None
-    return config, model.eval(), train
-
-
-def target_split(
-    config: TrainConfig,
-    train: TensorDataset | DetectionDataset,
-    *,
-    data: str | None = None,
-    split: str | None = None,
-    data_dir: str | None = None,
-    data_kwargs: dict[str, Any] | None = None,
-) -> TensorDataset | DetectionDataset:
-    """`split` (default: the run's test split) of `data` (default: the run's data), normalized with the training
-    statistics. `data_kwargs` add to the run's own data keywords when the data is the run's, else replace them."""
-    changes: dict[str, Any] = {}
-    if data is not None:
-        changes.update(data=data, data_dir=data_dir)
-    elif data_dir is not None:
-        changes.update(data_dir=data_dir)
-    same = data is None or data == config.data
-    if data_kwargs or not same:
-        changes.update(data_kwargs={**(config.data_kwargs if same else {}), **(data_kwargs or {})})
-    target = replace(config, **changes)
-    dataset = load_split(target, split or config.test_split)
-    detection = isinstance(train, DetectionDataset)
-    if isinstance(dataset, DetectionDataset) != detection:
-        why = "has no boxes, but the model is a detector (for shapes: --data-kw task=detection)" if detection else (
-            "holds boxes, but the model is a classifier")  # fmt: skip
-        raise ConfigError(f"{dataset.name} {why}")
-    if detection and dataset.classes != train.classes:
-        raise ConfigError(f"{dataset.name} holds boxes of {dataset.classes}; the model found {train.classes}")
-    if dataset.input_size != train.input_size or dataset.num_classes != train.num_classes:
-        raise ConfigError(
-            f"{dataset.name} has {dataset.num_classes} classes of {dataset.input_size} images; the model was "
-            f"trained on {train.num_classes} classes of {train.input_size}"
-        )
-    # Normalize with the statistics the model was trained with.
-    return replace(dataset, mean=train.mean, std=train.std)
+from .run import read_json
 
 
 def evaluate_run(
@@ -97,8 +37,6 @@ def evaluate_run(
     `flip_test`)."""
     config, model, train = load_run(run_dir)
     if isinstance(train, DetectionDataset):
-        from .detection_inference import evaluate_detector
-
         return evaluate_detector(config, model, train, data=data, split=split, data_dir=data_dir,
                                  data_kwargs=data_kwargs, per_class=per_class, flip_test=flip_test)  # fmt: skip
     if flip_test:
@@ -138,8 +76,6 @@ def predict_images(
         raise ConfigError(f"--top-k must be at least 1, got {top_k}")
     _, model, train = load_run(run_dir)
     if isinstance(train, DetectionDataset):
-        from .detection_inference import detect_image_files
-
         return detect_image_files(model, train, paths, out=out, min_score=min_score, flip_test=flip_test)
     if out is not None or flip_test:
         flag = "--out draws the boxes" if out is not None else "--flip-test averages the maps"

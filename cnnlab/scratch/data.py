@@ -63,10 +63,15 @@ class ArrayDataset:
         return len(self.classes)
 
 
+MIN_STD = 1e-12  # a channel whose std is below it is constant: it gets std 1, as in cnnlab.data
+
+
 def channel_stats(images: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and standard deviation of (N, C, H, W) images, computed in float64."""
+    """Per-channel mean and standard deviation of (N, C, H, W) images, computed in float64; a constant channel gets
+    std 1, so normalizing only centres it (as `cnnlab.data.channel_stats` does)."""
     x = images.astype(np.float64).transpose(1, 0, 2, 3).reshape(images.shape[1], -1)  # -> (C, N·H·W)
-    return tuple(x.mean(axis=1).tolist()), tuple(x.std(axis=1).tolist())
+    std = [s if s >= MIN_STD else 1.0 for s in x.std(axis=1).tolist()]
+    return tuple(x.mean(axis=1).tolist()), tuple(std)
 
 
 class ArrayLoader:
