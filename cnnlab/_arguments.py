@@ -1,4 +1,5 @@
-"""Checks of the arguments every model takes; torch-free, shared by the zoo and the NumPy reference's twins."""
+"""Checks of the arguments every model takes, and LeNet-5's geometry; torch-free, shared by the zoo and the NumPy
+reference's twins."""
 
 from __future__ import annotations
 
@@ -21,3 +22,19 @@ def pair(size: int | tuple[int, int], what: str = "input_size") -> tuple[int, in
     if h < 1 or w < 1:
         raise ConfigError(f"{what} must be positive, got {size!r}")
     return int(h), int(w)
+
+
+def lenet_geometry(input_size: int | tuple[int, int]) -> tuple[int, int, int]:
+    """LeNet-5's (padding of C1, height, width of the S4 maps): images smaller than 32×32 are zero-padded evenly to
+    32×32 (28×28 MNIST by 2, as in the paper's 32×32 input); C1 and C3 take 4 pixels, S2 and S4 halve."""
+    h, w = pair(input_size)
+    pad = 0
+    if min(h, w) < 32:
+        if h != w or h % 2:
+            raise ConfigError(
+                f"lenet5 zero-pads images smaller than 32×32 evenly to 32×32; got {h}×{w}, "
+                "use a square image of even size (e.g. 28)"
+            )
+        pad = (32 - h) // 2
+    side_h, side_w = (((s + 2 * pad - 4) // 2 - 4) // 2 for s in (h, w))  # C1 -4, S2 /2, C3 -4, S4 /2
+    return pad, side_h, side_w

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from ..errors import ConfigError
+from .._arguments import lenet_geometry
 from ..layers import ActSpec, ClassifierHead, ConvNormAct, NormSpec, create_pool
 from ._base import Classifier, check_common, pair
 from ._registry import register_model
@@ -41,15 +41,7 @@ class LeNet5(Classifier):
         super().__init__()
         check_common(num_classes, in_channels, dropout)
         h, w = pair(input_size)
-        pad = 0
-        if min(h, w) < 32:
-            if h != w or h % 2:
-                raise ConfigError(
-                    f"lenet5 zero-pads images smaller than 32×32 evenly to 32×32; got {h}×{w}, "
-                    "use a square image of even size (e.g. 28)"
-                )
-            pad = (32 - h) // 2
-        side_h, side_w = (((s + 2 * pad - 4) // 2 - 4) // 2 for s in (h, w))  # C1 -4, S2 /2, C3 -4, S4 /2
+        pad, side_h, side_w = lenet_geometry(input_size)
         self.features = nn.Sequential(
             OrderedDict(
                 c1=ConvNormAct(in_channels, 6, 5, padding=pad, norm=norm, act=act),

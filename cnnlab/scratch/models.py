@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._arguments import check_common, pair
+from .._arguments import check_common, lenet_geometry, pair
 from .._signature import check_kwargs, keyword_names
 from ..errors import ConfigError, unknown_name
 from ._base import Layer, Sequential, init_layers, name_layers
@@ -92,15 +92,7 @@ def lenet5(
     if pool not in POOL_NAMES:
         raise unknown_name("pooling (NumPy reference)", pool, POOL_NAMES)
     h, w = pair(input_size)
-    pad = 0
-    if min(h, w) < 32:
-        if h != w or h % 2:
-            raise ConfigError(
-                f"lenet5 zero-pads images smaller than 32×32 evenly to 32×32; got {h}×{w}, "
-                "use a square image of even size (e.g. 28)"
-            )
-        pad = (32 - h) // 2
-    side_h, side_w = (((s + 2 * pad - 4) // 2 - 4) // 2 for s in (h, w))  # C1 -4, S2 /2, C3 -4, S4 /2
+    pad, side_h, side_w = lenet_geometry(input_size)
     rng = np.random.default_rng(seed)
 
     def pool_layer() -> Layer:
