@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -59,6 +59,13 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object], *, durab
 def atomic_write_text(path: str | Path, text: str, *, durable: bool = True) -> None:
     """Write `text` (UTF-8) to `path`, whole or not at all."""
     atomic_write(path, lambda f: f.write(text.encode("utf-8")), durable=durable)
+
+
+def refuse_existing(paths: Iterable[str | Path], *, error: type[Exception], flag: str = "") -> None:
+    """Raise `error` for the first of `paths` that exists: an output that would overwrite a file, the user's."""
+    for path in paths:
+        if Path(path).exists():
+            raise error(f"{flag + ' ' if flag else ''}{path} already exists; remove it or name a new file")
 
 
 def atomic_dir(path: str | Path, fill: Callable[[Path], None], *, exists_error: type[Exception]) -> Path:

@@ -16,6 +16,7 @@ import torch
 
 from . import __version__
 from . import data as datasets
+from ._io import refuse_existing
 from .engine.config import TrainConfig, from_mapping, read_config_file, validate
 from .engine.recipes import as_flags, format_recipes, recipe_for, recipes_of
 from .errors import CnnlabError, ConfigError, unknown_name
@@ -629,7 +630,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from .metrics.plot import plot_pr_curves
 
     if args.plot:
-        _refuse_existing(args.plot, "--plot")
+        refuse_existing([args.plot], error=ConfigError, flag="--plot")
     result = coco_evaluate(
         args.ground_truth,
         args.detections,
@@ -663,7 +664,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
             print(datasets.format_datasets(infos))
         return 0
     if args.action == "show":  # the grid goes to a new file: --out, or the first free NAME.png, NAME-2.png, ...
-        grid = _refuse_existing(args.out, "--out") if args.out else _free_name(Path(f"{args.name}.png"))
+        if args.out:
+            refuse_existing([args.out], error=ConfigError, flag="--out")
+        grid = Path(args.out) if args.out else _free_name(Path(f"{args.name}.png"))
     dataset = _load(args)
     if args.action == "show":
         print(datasets.describe(dataset))
@@ -676,13 +679,6 @@ def _cmd_data(args: argparse.Namespace) -> int:
     out = datasets.export_dataset(dataset, args.out)
     print(f"wrote {len(dataset):,} images of {dataset.name} to {out}")
     return 0
-
-
-def _refuse_existing(path: str | Path, flag: str) -> Path:
-    """`path` for a new file: one that exists is the user's, never overwritten."""
-    if Path(path).exists():
-        raise ConfigError(f"{flag} {path} already exists; remove it or name a new file")
-    return Path(path)
 
 
 def _free_name(path: Path) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._io import refuse_existing
 from ..data import DetectionDataset, make_loader, render_grid
 from ..errors import CnnlabError, ConfigError
 from .config import TrainConfig
@@ -133,7 +134,7 @@ def write_coco_results(
     """Write the COCO results of a detection run's model on `split` (default: its test split) to the new file `out`,
     and, when asked, the split's ground truth (`to_coco()`) to `ground_truth`. Returns (data, images, detections)."""
     targets = [Path(out)] + ([Path(ground_truth)] if ground_truth is not None else [])
-    _refuse_existing(targets)
+    refuse_existing(targets, error=ConfigError)
     if len(set(targets)) != len(targets):
         raise ConfigError(f"the results and the ground truth would both be written to {out}; name two files")
     config, model, train = load_run(run_dir)
@@ -230,15 +231,9 @@ def _output_paths(paths: Sequence[str | Path], out: str | Path) -> list[Path]:
         seen[target] = path
     if Path(out).exists() and not Path(out).is_dir():
         raise ConfigError(f"--out {out} is a file; name a folder for the drawn images")
-    _refuse_existing(targets)
+    refuse_existing(targets, error=ConfigError)
     Path(out).mkdir(parents=True, exist_ok=True)
     return targets
-
-
-def _refuse_existing(paths: Sequence[Path]) -> None:
-    for path in paths:
-        if path.exists():
-            raise ConfigError(f"{path} already exists; remove it or choose another output")
 
 
 def _write_json(path: Path, value: Any) -> None:
