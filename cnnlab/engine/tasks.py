@@ -27,15 +27,19 @@ from .distributed import World, all_reduce_sum, gather_objects
 from .evaluate import evaluate, main_logits
 from .losses import CorrectCounter, loss_sum, resolve_loss
 
+ONE_PROCESS = World()  # a run without torchrun
 AUX_WEIGHT = 0.3  # GoogLeNet's auxiliary losses are added with weight 0.3 (Szegedy et al., 2015, §5)
 BOX_LOSSES = ("l1", "iou", "giou", "diou", "ciou")
 CLS_LOSSES = ("focal", "bce")
 
 
-def make_task(config: TrainConfig, data: TensorDataset | DetectionDataset, model: nn.Module):
-    """The task of `data`: detection for a DetectionDataset, classification (or regression) otherwise."""
+def make_task(
+    config: TrainConfig, data: TensorDataset | DetectionDataset, model: nn.Module, world: World = ONE_PROCESS
+):
+    """The task of `data`: detection for a DetectionDataset, classification (or regression) otherwise; `world` is
+    the run's processes (a detector's loss counts the objects of all of them)."""
     if isinstance(data, DetectionDataset):
-        return DetectionTask(model, box_loss=config.box_loss, cls_loss=config.cls_loss)
+        return DetectionTask(model, box_loss=config.box_loss, cls_loss=config.cls_loss, world=world)
     return ClassificationTask(config.loss, multilabel=data.multilabel, regression=getattr(data, "regression", False),
                               label_smoothing=config.label_smoothing, threshold=config.threshold)  # fmt: skip
 
@@ -99,7 +103,7 @@ class DetectionTask:
     monitor, maximize = "map", True
     running = None
 
-    def __init__(self, model: nn.Module, *, box_loss: str, cls_loss: str):
+    def __init__(self, model: nn.Module, *, box_loss: str, cls_loss: str, world: World = ONE_PROCESS):
         if box_loss not in BOX_LOSSES:
             raise unknown_name("box loss", box_loss, BOX_LOSSES)
         if cls_loss not in CLS_LOSSES:
@@ -110,7 +114,7 @@ class DetectionTask:
                     f"{type(model).__name__} is not a detector (it has no {method}); detection data needs a "
                     "detection model such as tinydet"
                 )
-        self.model, self.box_loss, self.cls_loss = model, box_loss, cls_loss
+        self.model, self.box_loss, self.cls_loss, self.world = model, box_loss, cls_loss, world
 
     def _loss(self, output: Any, batch: Any) -> torch.Tensor:
         """The batch's loss per object (at least 1)."""
@@ -126,14 +130,14 @@ class DetectionTask:
     def data_loss(self, output: Any, batch: Any, reduction: str) -> torch.Tensor:
         """The loss per object of the global batch ('mean'), or that times this process's images ('sum', which the
         trainer divides by the global batch's images per process)."""
-        world = _training_world()
+        world = self.world.size
         if world == 1:
             loss = self._loss(output, batch)
             return loss if reduction == "mean" else loss * batch.boxes.shape[0]
         loss_sum, objects = self._loss_sum(output, batch)
         # DDP averages the processes' gradients, so each process contributes world × its sum / all objects.
         counts = torch.tensor([objects, batch.boxes.shape[0]], dtype=torch.float64, device=loss_sum.device)
-        torch.distributed.all_reduce(counts)
+        all_reduce_sum(counts, self.world)
         all_objects, all_images = counts.tolist()
         loss = loss_sum * world / max(all_objects, 1)
         return loss if reduction == "mean" else loss * all_images / world
@@ -178,12 +182,6 @@ class DetectionTask:
         result = coco_evaluate(truths, found, per_class=False)
         return {"loss": loss_value / objects if objects else math.nan, "map": result.AP, "map50": result.AP50,
                 "map75": result.AP75}  # fmt: skip
-
-
-def _training_world() -> int:
-    """The number of processes of a torchrun job (1 without one)."""
-    dist = torch.distributed
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def _device(model: nn.Module) -> torch.device:

@@ -138,7 +138,7 @@ class Trainer:
         """The model on its device, its task (loss and metrics), the divergence guard and mixed precision."""
         config = self.config
         self.model = build_model(config, train_full.num_classes, train_full.input_size)
-        self.task = make_task(config, train_full, self.model)
+        self.task = make_task(config, train_full, self.model, self.world)
         softmax = getattr(self.task, "loss_name", None) == "ce"  # whose untrained loss is about log K
         self.guard = DivergenceGuard(
             enabled=config.divergence_guard,
