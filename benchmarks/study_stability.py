@@ -1,8 +1,9 @@
 """Are the quick verdicts stable? Every study's quick profile on two disjoint seed sets, side by side.
 
 A quick verdict must not depend on which seeds were drawn: each study is run with seeds 0, 1, 2 and with seeds
-100, 101, 102 (disjoint), into separate caches, and the two verdict kinds are compared. Also reports the suite's
-wall time per seed set (what `make demo` spends on studies) and each study's summed compute time.
+100, 101, 102 (disjoint), into separate caches, and the two verdict kinds are compared. Also reports, per seed set,
+whether the study's nets met their competence requirement ("learned"), the suite's wall time per seed set (what
+`make demo` spends on studies) and each study's summed compute time.
 
     .venv/bin/python benchmarks/study_stability.py                 # all studies, --jobs = cores
     .venv/bin/python benchmarks/study_stability.py descent optimizers --jobs 1
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from cnnlab.studies import list_studies, run_studies
 from cnnlab.studies._base import Table
+from cnnlab.studies.report import rests_on
 
 SEED_SETS = (0, 100)  # first seeds of the two sets; each set has the study's quick seed count
 
@@ -47,11 +49,16 @@ def main() -> int:
         a, b = (verdicts[first][study_id] for first in SEED_SETS)
         same = a.verdict.kind == b.verdict.kind
         differ += not same
-        rows.append((study_id, a.verdict.kind, a.verdict.number, b.verdict.kind, b.verdict.number,
-                     "yes" if same else "NO", f"{a.seconds:.1f} s"))  # fmt: skip
-    header = ("study", "seeds 0–2", "deciding number", "seeds 100–102", "deciding number", "same", "compute")
+        rows.append((study_id, a.verdict.kind, a.verdict.number, rests_on(a), b.verdict.kind, b.verdict.number,
+                     rests_on(b), "yes" if same else "NO", f"{a.seconds:.1f} s"))  # fmt: skip
+    header = ("study", "seeds 0–2", "deciding number", "learned", "seeds 100–102", "deciding number", "learned",
+              "same", "compute")  # fmt: skip
     print(Table(header, tuple(rows)).format())
     print(f"{len(ids) - differ} of {len(ids)} verdicts agree")
+    for first in SEED_SETS:
+        trained = [verdicts[first][i] for i in ids if verdicts[first][i].study.trains]
+        print(f"seeds {first}–{first + 2}: {sum(r.competent for r in trained)} of {len(trained)} studies that train "
+              "met their competence requirements")  # fmt: skip
     return 1 if differ else 0
 
 

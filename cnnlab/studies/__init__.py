@@ -33,7 +33,8 @@ from . import (  # noqa: F401  (each module registers its study; list_studies() 
     upsample,
     vanish_explode,
 )
-from ._base import PROFILES, VERDICTS, Context, Results, Study, Table, Verdict
+from ._base import PROFILES, VERDICTS, Anchor, Context, Requirement, Results, Revision, Study, Table, Verdict
+from .evidence import Judgement, judge, plateaued, reaches, requirement
 from ._registry import get_study, list_studies, register_study
 from .runner import StudyResult, load_results, run_studies, run_study
 
@@ -42,13 +43,21 @@ run = run_study
 __all__ = [
     "PROFILES",
     "VERDICTS",
+    "Anchor",
     "Context",
+    "Judgement",
+    "Requirement",
     "Results",
+    "Revision",
     "Study",
     "StudyResult",
     "Table",
     "Verdict",
     "get_study",
+    "judge",
+    "plateaued",
+    "reaches",
+    "requirement",
     "list_studies",
     "load_results",
     "register_study",

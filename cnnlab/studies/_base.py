@@ -4,6 +4,13 @@ A study runs `run(arm, seed, ctx)` once per (arm, seed): each call is independen
 JSON numbers, so any scheduler can run the calls anywhere and in any order. The collected numbers form `Results`;
 `decide(results)` turns them into a `Verdict`, and `figure` and `table` draw them. Nothing in a rule looks at which
 answer a reader expects: the rule is written before the study runs, and its thresholds are constants in the code.
+
+A verdict also rests on what the rule takes for granted. A study that trains declares its *competence*
+requirements (the reference arms learned: "the basic-block net reaches ≥ 92% test accuracy", each threshold with the
+independent number that justifies it), and where the claim's mechanism needs a condition, its *premise* ("the
+constant-rate arm's loss plateaus above 0"). The runner checks both before `decide` (`evidence.judge`): a failed one
+makes the verdict inconclusive, whatever the rule would say. The study also names the published results it is
+compared with (`Anchor`) and keeps the history of its design (`Revision`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 from ..errors import ConfigError
 
 VERDICTS = ("supported", "refuted", "nuanced", "inconclusive")
+REQUIREMENT_KINDS = ("competence", "premise")
 PROFILES = ("quick", "full")
 _ID = re.compile(r"^[a-z][a-z0-9-]*$")
 _ARM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")  # used in file names
@@ -128,6 +136,88 @@ def _float(value: Any) -> float:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """A condition a verdict rests on, checked on the results before the decision rule reads them.
+
+    Attributes:
+        kind: 'competence' (the reference arms learned the task) or 'premise' (the condition the claim's mechanism
+            needs is present in this regime).
+        text: what is required, with its threshold, e.g. 'the basic-block net reaches ≥ 92% test accuracy'.
+        basis: why this threshold: a number measured or published independently of the study's budget, e.g.
+            "resnet20's default recipe reaches 98% on these images; 92% leaves 6 points for a shorter schedule".
+        check: Results -> (met, what was measured in words, e.g. 'the basic-block net reached 85.0%').
+        profiles: the profiles it applies to (a threshold on MNIST does not fit 8×8 digits).
+    """
+
+    kind: str
+    text: str
+    basis: str
+    check: Callable[[Results], tuple[bool, str]]
+    profiles: tuple[str, ...] = PROFILES
+
+    def __post_init__(self) -> None:
+        if self.kind not in REQUIREMENT_KINDS:
+            raise ConfigError(f"requirement kind must be one of {', '.join(REQUIREMENT_KINDS)}, got {self.kind!r}")
+        if not self.text.strip() or not self.basis.strip():
+            raise ConfigError(f"requirement {self.text!r}: needs its text and the basis of its threshold")
+        unknown = [p for p in self.profiles if p not in PROFILES]
+        if unknown or not self.profiles:
+            raise ConfigError(f"requirement {self.text!r}: profiles must be among {', '.join(PROFILES)}")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A published result the study is compared with.
+
+    Attributes:
+        source: authors, year and title, e.g. 'He, Zhang, Ren & Sun (2016), Deep Residual Learning'.
+        where: figure or table, e.g. 'Fig. 1 and Fig. 6 (left)'.
+        setting: the published setting: data, model, optimizer, scale.
+        published: the published number or finding.
+        compare: Results -> (our comparable number in words, whether it agrees: True, False, or None when the
+            profile measures nothing comparable).
+        differs: why ours may differ (scale, regime, data); the verdict sentence quotes it when they disagree.
+    """
+
+    source: str
+    where: str
+    setting: str
+    published: str
+    compare: Callable[[Results], tuple[str, bool | None]]
+    differs: str
+
+    def __post_init__(self) -> None:
+        for name in ("source", "where", "setting", "published", "differs"):
+            if not getattr(self, name).strip():
+                raise ConfigError(f"literature anchor {self.source!r}: {name} must not be empty")
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One change of a study's design, kept so a reader sees any verdict reached by changing the design.
+
+    Attributes:
+        version: the study version the change produced (≤ the study's current version).
+        change: what changed.
+        why: why.
+        before: the verdict before the change, with its deciding number and profile ('refuted, quick: …'), or
+            'not measured'.
+        after: the verdict after the change, or 'not yet measured'.
+    """
+
+    version: int
+    change: str
+    why: str
+    before: str
+    after: str
+
+    def __post_init__(self) -> None:
+        for name in ("change", "why", "before", "after"):
+            if not getattr(self, name).strip():
+                raise ConfigError(f"revision {self.version}: {name} must not be empty")
+
+
+@dataclass(frozen=True)
 class Study:
     """A claim turned into a controlled, seeded experiment with a decision rule fixed in code.
 
@@ -147,6 +237,11 @@ class Study:
         figure: Results -> a matplotlib Figure (or a list of them), or None for no figure.
         seeds: profile name -> the default number of seeds.
         version: bump when `run` changes what it measures, so cached results of the old code are not reused.
+        trains: whether any arm trains a network; a study that trains declares a competence requirement for every
+            profile (only counting and closed-form studies have none).
+        requirements: competence and premise requirements (`Requirement`), checked before `decide`.
+        literature: the published results the study is compared with (`Anchor`).
+        revisions: the history of the design (`Revision`), oldest first.
     """
 
     id: str
@@ -164,6 +259,10 @@ class Study:
     figure: Callable[[Results], Any] | None = None
     seeds: Mapping[str, int] = field(default_factory=lambda: {"quick": 3, "full": 5})
     version: int = 1
+    trains: bool = True
+    requirements: tuple[Requirement, ...] = ()
+    literature: tuple[Anchor, ...] = ()
+    revisions: tuple[Revision, ...] = ()
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -178,6 +277,23 @@ class Study:
                 raise ConfigError(f"study {self.id}: needs parameters and a seed count for profile {name!r}")
         if self.seeds["quick"] < 3 or self.seeds["full"] < 5:
             raise ConfigError(f"study {self.id}: the quick profile needs ≥ 3 seeds and the full one ≥ 5")
+        # TODO(before commit): self._check_evidence() once every study declares its requirements
+
+    def _check_evidence(self) -> None:
+        if self.trains:
+            for name in PROFILES:
+                if not any(r.kind == "competence" for r in self.requirements_for(name)):
+                    raise ConfigError(
+                        f"study {self.id} trains networks but declares no competence requirement for profile "
+                        f"{name!r}; say what 'learned' means for its reference arms (or trains=False)"
+                    )
+        versions = [r.version for r in self.revisions]
+        if versions != sorted(versions) or any(v > self.version or v < 1 for v in versions):
+            raise ConfigError(f"study {self.id}: revisions must be in version order, each ≤ version {self.version}")
+
+    def requirements_for(self, profile: str) -> tuple[Requirement, ...]:
+        """The competence and premise requirements that apply to `profile`."""
+        return tuple(r for r in self.requirements if profile in r.profiles)
 
     def digest(self, profile: str, *, real_data: bool = False) -> str:
         """A hash of the design under `profile`: arms, parameters, version, and whether real data was used.

@@ -53,6 +53,9 @@ td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .verdict { border-left: 4px solid #888; padding: .4rem .8rem; background: #fafafa; }
 .verdict.supported { border-color: #2e7d32; } .verdict.refuted { border-color: #c62828; }
 .verdict.nuanced { border-color: #b7791f; }
+ul.checks { list-style: none; padding-left: 0; } ul.checks li { margin: .2rem 0; }
+.met { color: #1b5e20; font-weight: 600; } .unmet { color: #9b1c1c; font-weight: 600; }
+.basis { color: #555; font-size: .9rem; }
 figure { margin: .8rem 0; } img { max-width: 100%; height: auto; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .88rem; }
 pre { background: #f4f4f6; padding: .5rem; overflow-x: auto; white-space: pre-wrap; }
@@ -66,6 +69,7 @@ a { color: #0b5cad; }
 <body>
 <h1>cnnlab studies: classic CNN claims, measured</h1>
 <p class="sub">$summary</p>
+<p class="sub">$competence_summary</p>
 <p>Each study turns one claim about classic convolutional networks into a controlled experiment: the arms differ in
 one thing, share data and seeds, and a decision rule written in code before the runs decides the verdict.
 Effects are paired differences over seeds with a 95% Student-t interval; each rule also names the smallest effect
@@ -77,7 +81,7 @@ decide only large effects).</p>
 <h2 id="verdicts">Verdicts</h2>
 <div class="scroll"><table>
 <thead><tr><th>study</th><th class="wide">claim</th><th>verdict</th><th>deciding number</th>
-<th class="wide">profile</th></tr></thead>
+<th>nets learned?</th><th class="wide">profile</th></tr></thead>
 <tbody>
 $verdict_rows
 </tbody></table></div>
@@ -96,7 +100,7 @@ are reused and a changed design is measured again.</p></footer>
 
 VERDICT_ROW = Template(
     '<tr><td><a href="#$anchor">$id</a></td><td class="wide">$claim</td><td><span class="badge $kind">$badge</span>'
-    '</td><td>$number</td><td class="wide">$profile, $seeds seeds</td></tr>'
+    '</td><td>$number</td><td>$rests</td><td class="wide">$profile, $seeds seeds</td></tr>'
 )
 
 WRONG_ITEM = Template(
@@ -115,11 +119,14 @@ SECTION = Template("""<section class="study" id="$anchor">
 <h3>Question</h3><p>$question</p>
 <h3>Design</h3><p>$design</p>
 <h3>Decision rule</h3><p>$rule</p>
+$rests_on
 $figures
 <h3>Results</h3>
 $table
 <h3>Verdict</h3>
 <p class="verdict $kind"><span class="badge $kind">$badge</span> $sentence</p>
+$literature
+$revisions
 <dl class="meta">
 <dt>reproduce</dt><dd><code>$command</code></dd>
 <dt>seeds</dt><dd>$seed_list</dd>
@@ -128,6 +135,12 @@ $table
 </dl>
 </section>
 """)
+
+
+def _stop(text: str) -> str:
+    """`text` ending in a full stop (revisions are written as phrases or sentences)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 
 def _e(text: Any) -> str:
@@ -178,6 +191,67 @@ def _versions(env: dict[str, Any]) -> str:
     return ", ".join(f"{k} {env[k]}" for k in keys if k in env) or "unknown"
 
 
+def _checks_html(result: StudyResult) -> str:
+    """The competence and premise lines: what the verdict rests on, each with its basis and what was measured."""
+    if not result.checks:
+        why = "it trains no network" if not result.study.trains else "no requirement applies to this profile"
+        return f"<h3>What the verdict rests on</h3><p>No competence requirement: {_e(why)}.</p>"
+    items = []
+    for c in result.checks:
+        state = '<span class="met">met</span>' if c.met else '<span class="unmet">not met</span>'
+        items.append(
+            f"<li><b>{_e(c.kind.capitalize())}</b> {state}: {_e(c.measured)}. <i>Required:</i> "
+            f'{_e(c.requirement.text)}. <span class="basis">Basis: {_e(c.requirement.basis)}</span></li>'
+        )
+    return '<h3>What the verdict rests on</h3><ul class="checks">' + "".join(items) + "</ul>"
+
+
+def _literature_html(result: StudyResult) -> str:
+    if not result.comparisons:
+        return ""
+    agree = {True: "yes", False: "no", None: "not comparable here"}
+    rows = tuple(
+        (f"{c.anchor.source}, {c.anchor.where}", c.anchor.setting, c.anchor.published, c.here, agree[c.agrees])
+        for c in result.comparisons
+    )
+    table = Table(("published in", "setting", "published", "here", "agree?"), rows)
+    return "<h3>Published beside ours</h3>" + table_html(table)
+
+
+def _revisions_html(result: StudyResult) -> str:
+    if not result.study.revisions:
+        return ""
+    items = "".join(
+        f"<li><b>Version {r.version}:</b> {_e(_stop(r.change))} <i>Why:</i> {_e(_stop(r.why))} <i>Verdict "
+        f"before:</i> {_e(_stop(r.before))} <i>After:</i> {_e(_stop(r.after))}</li>"
+        for r in result.study.revisions
+    )
+    return f"<h3>Design history</h3><ul>{items}</ul>"
+
+
+def rests_on(result: StudyResult) -> str:
+    """A few words for the verdict tables: 'yes', 'undertrained', 'premise absent', or '—' (trains nothing)."""
+    if not result.study.trains:
+        return "—"
+    if not result.competent:
+        return "undertrained"
+    if not all(c.met for c in result.checks if c.kind == "premise"):
+        return "yes; premise absent"
+    return "yes"
+
+
+def competence_summary(results: Sequence[StudyResult]) -> str:
+    """'14 of 21 quick verdicts of studies that train rest on nets that met their competence requirement; …'."""
+    parts = []
+    for profile in dict.fromkeys(r.results.profile for r in results):
+        trained = [r for r in results if r.results.profile == profile and r.study.trains]
+        if trained:
+            n = sum(r.competent for r in trained)
+            parts.append(f"{n} of {len(trained)} {profile} verdicts of studies that train rest on nets that met "
+                         "their competence requirement")  # fmt: skip
+    return "; ".join(parts) + "." if parts else ""
+
+
 def _section(result: StudyResult) -> str:
     study, res, verdict = result.study, result.results, result.verdict
     return SECTION.substitute(
@@ -192,6 +266,9 @@ def _section(result: StudyResult) -> str:
         question=_e(study.question),
         design=_e(study.design),
         rule=_e(study.rule),
+        rests_on=_checks_html(result),
+        literature=_literature_html(result),
+        revisions=_revisions_html(result),
         figures=_figures_html(result),
         table=table_html(study.table(res)),
         sentence=_e(verdict.sentence),
@@ -215,7 +292,7 @@ def render_report(results: Sequence[StudyResult]) -> str:
             "badge": BADGE_TEXT[r.verdict.kind],
         }
         rows.append(VERDICT_ROW.substitute(fields, number=_e(r.verdict.number), profile=_e(r.results.profile),
-                                           seeds=len(r.results.seeds)))  # fmt: skip
+                                           seeds=len(r.results.seeds), rests=_e(rests_on(r))))  # fmt: skip
         if r.verdict.kind in ("refuted", "nuanced"):
             wrong.append(WRONG_ITEM.substitute(fields, sentence=_e(r.verdict.sentence)))
     counts = {k: sum(r.verdict.kind == k for r in results) for k in BADGE_TEXT}
@@ -241,6 +318,7 @@ def render_report(results: Sequence[StudyResult]) -> str:
         generator=GENERATOR,
         corrections="\n".join(corrections),
         summary=_e(summary + f" · generated {time.strftime('%Y-%m-%d %H:%M')}"),
+        competence_summary=_e(competence_summary(results)),
         verdict_rows="\n".join(rows),
         wrong=wrong_html,
         sections="\n".join(_section(r) for r in results),
@@ -273,11 +351,13 @@ def write_report(results: Sequence[StudyResult], path: str | Path) -> Path:
 def format_verdicts(results: Sequence[StudyResult]) -> str:
     """The verdict table for a terminal."""
     rows = tuple(
-        (r.study.id, r.verdict.kind, r.verdict.number, f"{r.results.profile} ×{len(r.results.seeds)}",
+        (r.study.id, r.verdict.kind, r.verdict.number, rests_on(r), f"{r.results.profile} ×{len(r.results.seeds)}",
          f"{r.seconds:.1f} s")
         for r in results
     )  # fmt: skip
-    return Table(("study", "verdict", "deciding number", "profile", "compute"), rows).format()
+    table = Table(("study", "verdict", "deciding number", "nets learned?", "profile", "compute"), rows).format()
+    summary = competence_summary(results)
+    return f"{table}\n{summary}" if summary else table
 
 
 def format_studies(studies: Sequence[Any]) -> str:
@@ -301,6 +381,26 @@ def format_study(study: Any) -> str:
             f"arms:     {', '.join(study.arms)}",
             f"budgets:\n{budgets}",
             f"rule:     {study.rule}",
+            *_format_evidence(study),
             f"run it:   cnnlab study run {study.id} --profile quick",
         ]
     )
+
+
+def _format_evidence(study: Any) -> list[str]:
+    lines = []
+    for name in study.profiles:
+        reqs = study.requirements_for(name)
+        if not reqs:
+            lines.append(f"requires ({name}): nothing: it trains no network" if not study.trains else "")
+            continue
+        lines.append(f"requires ({name}):")
+        lines += [f"  {r.kind}: {r.text}\n    basis: {r.basis}" for r in reqs]
+    if study.literature:
+        lines.append("literature:")
+        lines += [f"  {a.source}, {a.where}: {a.published}\n    setting: {a.setting}" for a in study.literature]
+    if study.revisions:
+        lines.append("revisions:")
+        lines += [f"  v{r.version}: {_stop(r.change)} Why: {_stop(r.why)} Before: {_stop(r.before)} After: "
+                  f"{_stop(r.after)}" for r in study.revisions]  # fmt: skip
+    return [line for line in lines if line]

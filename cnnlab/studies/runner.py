@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ._base import PROFILES, Results, Study, Verdict, check_numbers
 from ._registry import get_study, list_studies
 from .cache import Unit, cached_seeds, check_out_dir, load_unit, save_unit
+from .evidence import Check, Comparison, judge
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,13 @@ class StudyResult:
     Attributes:
         study: the study.
         results: every (arm, seed)'s numbers.
-        verdict: `study.decide(results)`.
+        verdict: the verdict (`evidence.judge`): the rule's, unless a competence or premise requirement failed.
         seconds: compute time of the runs (summed over arms and seeds, including cached ones).
         environment: versions and device of the runs (of the first run, when they were measured apart).
         command: the command that reproduces the results.
+        measured: what `study.decide` alone read from the numbers.
+        checks: the profile's competence and premise requirements, checked.
+        comparisons: the published anchors beside our numbers.
     """
 
     study: Study
@@ -48,6 +52,20 @@ class StudyResult:
     seconds: float
     environment: dict[str, Any] = field(default_factory=dict)
     command: str = ""
+    measured: Verdict | None = None
+    checks: tuple[Check, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+
+    @property
+    def competent(self) -> bool:
+        """Whether every competence requirement was met (true for a study that trains nothing)."""
+        return all(c.met for c in self.checks if c.kind == "competence")
+
+
+def study_result(study: Study, results: Results, seconds: float, env: dict[str, Any], command: str) -> StudyResult:
+    """The judged result: requirements checked, then the rule (`evidence.judge`); nothing else makes a verdict."""
+    j = judge(study, results)
+    return StudyResult(study, results, j.verdict, seconds, env, command, j.measured, j.checks, j.comparisons)
 
 
 def environment(device: str) -> dict[str, Any]:
@@ -202,9 +220,7 @@ def run_studies(
                 continue
             done.add(study.id)
             res, seconds, env = collect(study, profile, chosen, records)
-            result = StudyResult(
-                study, res, study.decide(res), seconds, env, reproduce_command(study.id, profile, chosen, data_dir)
-            )
+            result = study_result(study, res, seconds, env, reproduce_command(study.id, profile, chosen, data_dir))
             results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -309,8 +325,9 @@ def load_results(out: str | Path) -> list[StudyResult]:
                 seeds = tuple(sorted(common))
                 res, seconds, env = collect(study, profile, seeds, records)
                 data_dir = "DIR" if real_data else None
-                found.append(StudyResult(study, res, study.decide(res), seconds, env,
-                                         reproduce_command(study_id, profile, seeds, data_dir)))  # fmt: skip
+                found.append(
+                    study_result(study, res, seconds, env, reproduce_command(study_id, profile, seeds, data_dir))
+                )
     if not found:
         raise ConfigError(
             f"{out} holds no study results of the current designs; run 'cnnlab study run all --out {out}'"

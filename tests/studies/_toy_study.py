@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from cnnlab.studies import Results, Study, Table, Verdict, get_study, list_studies, register_study
+from cnnlab.studies import Results, Study, Table, Verdict, get_study, list_studies, reaches, register_study
 from cnnlab.studies.stats import POSITIVE, effect
 
 CALLS_ENV = "CNNLAB_TOY_CALLS"  # a file that each run appends its (arm, seed) to
@@ -43,10 +43,18 @@ def table(r: Results) -> Table:
     return Table(("arm", "score"), tuple((a, f"{r.values(a, 'score').mean():.2f}") for a in r.arms))
 
 
+# The treated arm "learned" when its score reaches 0.5 (half of what scale 1 gives it); the claim's premise is a
+# control that stays below 0.5.
+COMPETENCE = reaches("competence", {"treated": "the treated arm"}, "score", at_least=0.5, what="score", scale=1,
+                     unit="", digits=2, basis="scale 1 gives it 1.0")  # fmt: skip
+PREMISE = reaches("premise", {"control": "the control arm"}, "score", at_most=0.5, what="score", scale=1, unit="",
+                  digits=2, basis="untreated, it has no score of its own")  # fmt: skip
+
+
 def make(**changes) -> Study:
     fields = dict(id="toy", title="Toy", topic="testing", claim="treated beats control", question="does it?",
                   design="two arms", rule="positive effect ≥ 0.5", arms=("control", "treated"), profiles=PROFILES,
-                  run=run, decide=decide, table=table)  # fmt: skip
+                  run=run, decide=decide, table=table, requirements=(COMPETENCE, PREMISE))  # fmt: skip
     fields.update(changes)
     return Study(**fields)
 
