@@ -84,12 +84,15 @@ class Context:
         params: the profile's budget (epochs, sample counts …), part of the study's design digest.
         device: 'cpu', 'cuda' … (results on a GPU are not bit-identical to the CPU's).
         data_dir: a folder with the MNIST files, which the full profile trains on where a study says so.
+        cache_dir: the study cache the runner writes to (None: nothing is kept); `_common.shared` keeps there the
+            numbers of trainings that several studies or arms share, so each runs once.
     """
 
     profile: str
     params: Mapping[str, Any]
     device: str = "cpu"
     data_dir: str | None = None
+    cache_dir: str | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.params[key]
@@ -311,10 +314,12 @@ class Study:
         text = json.dumps(design, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
-    def context(self, profile: str, *, device: str = "cpu", data_dir: str | None = None) -> Context:
+    def context(
+        self, profile: str, *, device: str = "cpu", data_dir: str | None = None, cache_dir: str | None = None
+    ) -> Context:
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-        return Context(profile, self.profiles[profile], device=device, data_dir=data_dir)
+        return Context(profile, self.profiles[profile], device=device, data_dir=data_dir, cache_dir=cache_dir)
 
 
 def check_numbers(study: str, arm: str, numbers: Any) -> dict[str, Any]:

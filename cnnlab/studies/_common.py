@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,6 +16,7 @@ from ..engine import Callback, RunResult, TrainConfig, TrainState, train
 from ..engine.distributed import World
 from ..engine.evaluate import evaluate
 from ._base import Context
+from .cache import shared_numbers
 
 MNIST_SPLIT = 8000  # full profile: MNIST t10k images [:8000] train, [8000:] test
 
@@ -85,3 +88,22 @@ def accuracy(model: torch.nn.Module, data: TensorDataset, batch: int = 512) -> f
     """Top-1 accuracy of `model` on `data`, normalized as the engine normalizes it (the training statistics)."""
     loader = make_loader(data, batch, shuffle=False, seed=0, augment=None, device=next(model.parameters()).device)
     return evaluate(model, loader, loss="ce", world=World(), autocast=contextlib.nullcontext())["accuracy"]
+
+
+def shared(
+    ctx: Context, kind: str, config: dict[str, Any], seed: int, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The numbers of a training that several studies or arms run alike, computed once per study cache.
+
+    `config` must hold everything that determines the numbers (model, data, budget, the code's version for this
+    kind of training) and nothing else: two calls with equal configs and seeds share one training. The returned
+    dict gains 'shared_hit' (1 when read back, 0 when computed here), so a study's compute can be accounted for.
+    """
+    numbers, hit = shared_numbers(
+        Path(ctx.cache_dir) if ctx.cache_dir else None,
+        kind,
+        {**config, "device": ctx.device, "real_data": bool(ctx.data_dir)},
+        seed,
+        compute,
+    )
+    return {**numbers, "shared_hit": int(hit)}

@@ -4,11 +4,20 @@ Layout: OUT/<study>/<profile>/<arm>/seed-<k>.json, each holding the numbers with
 measured under, the seconds they took and the versions. A file whose digest differs from the study's current one
 is stale: it is measured again and replaced. A killed run leaves only whole files (or none), so running the same
 command again resumes where it stopped.
+
+Trainings that several studies or arms share (the detector's default arm in three detector studies) are kept once,
+keyed by what determines their numbers rather than by study and arm: OUT/_shared/<kind>/<key>/seed-<k>.json, where
+the key is a hash of the training's configuration (`shared_numbers`). A worker that needs one another worker is
+computing waits for it (an advisory lock) instead of training it twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,3 +84,68 @@ def check_out_dir(out: Path) -> Path:
                 "or one that cnnlab study run wrote"
             )
     return out
+
+
+SHARED = "_shared"  # OUT/_shared/<kind>/<key>/seed-<k>.json: trainings shared by studies or arms
+
+
+def shared_key(config: Mapping[str, Any]) -> str:
+    """A hash of everything that determines a shared training's numbers (its configuration, data and version)."""
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def shared_numbers(
+    out: Path | None, kind: str, config: Mapping[str, Any], seed: int, compute: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], bool]:
+    """The numbers of one training that several studies or arms share, computed once per cache: (numbers, whether
+    they were read back rather than computed here). Without a cache (`out` None) it just computes."""
+    if out is None:
+        return compute(), False
+    path = Path(out) / SHARED / kind / shared_key(config) / f"seed-{seed}.json"
+    found = _read_shared(path, config)
+    if found is not None:
+        return found, True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path.with_suffix(".lock")):
+        found = _read_shared(path, config)  # another worker may have finished it while this one waited
+        if found is not None:
+            return found, True
+        started = time.perf_counter()
+        numbers = compute()
+        record = {"config": json.loads(json.dumps(config, default=str)), "seed": seed,
+                  "seconds": time.perf_counter() - started, "numbers": numbers}  # fmt: skip
+        atomic_write_text(path, json.dumps(record, allow_nan=False, indent=1) + "\n", durable=False)
+    return numbers, False
+
+
+def _read_shared(path: Path, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = isinstance(record, dict) and record.get("config") == json.loads(json.dumps(config, default=str))
+    return record["numbers"] if same and isinstance(record.get("numbers"), dict) else None
+
+
+class _locked:
+    """An exclusive advisory lock on `path` (`fcntl.flock`), waited for; a no-op where fcntl is missing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> _locked:
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except ImportError:
+            pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # closing the descriptor releases the lock

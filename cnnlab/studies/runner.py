@@ -89,9 +89,12 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def run_unit(study: Study, unit: Unit, *, device: str = "cpu", data_dir: str | None = None) -> dict[str, Any]:
-    """Run one (arm, seed) of `study` and return its record (numbers, digest, seconds, versions); writes nothing."""
-    ctx = study.context(unit.profile, device=device, data_dir=data_dir)
+def run_unit(
+    study: Study, unit: Unit, *, device: str = "cpu", data_dir: str | None = None, cache_dir: str | None = None
+) -> dict[str, Any]:
+    """Run one (arm, seed) of `study` and return its record (numbers, digest, seconds, versions). It writes nothing
+    of its own; a training it shares with other studies or arms is kept under `cache_dir` (`cache.shared_numbers`)."""
+    ctx = study.context(unit.profile, device=device, data_dir=data_dir, cache_dir=cache_dir)
     started = time.perf_counter()
     numbers = check_numbers(study.id, unit.arm, study.run(unit.arm, unit.seed, ctx))
     return {
@@ -110,10 +113,10 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _worker_run(unit: Unit, module: str, device: str, data_dir: str | None) -> dict[str, Any]:
+def _worker_run(unit: Unit, module: str, device: str, data_dir: str | None, cache_dir: str | None) -> dict[str, Any]:
     if unit.study not in list_studies():  # a study registered outside cnnlab: import the module that defines it
         importlib.import_module(module)
-    return run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir)
+    return run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir, cache_dir=cache_dir)
 
 
 def seed_list(study: Study, profile: str, seeds: int | None, first_seed: int) -> tuple[int, ...]:
@@ -233,21 +236,22 @@ def run_studies(
 
     finish_ready()
     bar = _progress_bar(len(todo), progress)
+    cache_dir = str(out_dir) if out_dir is not None else None
     try:
         if jobs == 1 or len(todo) <= 1:
             for unit in todo:
                 bar.set_postfix_str(f"{unit.study}/{unit.arm}/seed {unit.seed}", refresh=False)
-                land(unit, run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir))
+                land(unit, run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir, cache_dir=cache_dir))
                 bar.update(1)
         else:
-            _run_parallel(todo, jobs, device, data_dir, land, bar)
+            _run_parallel(todo, jobs, device, data_dir, cache_dir, land, bar)
     finally:
         bar.close()
     order = {sid: i for i, sid in enumerate(ids)}
     return sorted(results, key=lambda r: order[r.study.id])
 
 
-def _run_parallel(todo, jobs, device, data_dir, land, bar) -> None:
+def _run_parallel(todo, jobs, device, data_dir, cache_dir, land, bar) -> None:
     threads = max(1, (os.cpu_count() or 1) // jobs)
     # spawn, not fork: a forked child inherits the parent's torch thread pools in an undefined state
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init,
@@ -259,7 +263,7 @@ def _run_parallel(todo, jobs, device, data_dir, land, bar) -> None:
                 while queue and len(pending) < jobs * 2:  # a short queue: a failed unit stops the rest soon
                     unit = queue.pop(0)
                     module = get_study(unit.study).run.__module__
-                    pending[pool.submit(_worker_run, unit, module, device, data_dir)] = unit
+                    pending[pool.submit(_worker_run, unit, module, device, data_dir, cache_dir)] = unit
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     unit = pending.pop(future)
