@@ -312,6 +312,8 @@ def _add_study_parser(commands) -> None:
     q.add_argument("--device", default="cpu", help="cpu, cuda, or auto (default cpu)")
     q.add_argument("--data-dir", metavar="DIR", help="folder with MNIST's t10k files, for the full profile")
     q.add_argument("--report", metavar="HTML", help="also write the report of --out to this file")
+    q.add_argument("--reference", metavar="DIR", help="committed reference results shown first in the report "
+                   "(default results/reference when it exists)")  # fmt: skip
     _add_debug(q)
     q = actions.add_parser(
         "report",
@@ -321,6 +323,8 @@ def _add_study_parser(commands) -> None:
     )
     q.add_argument("out_dir", metavar="DIR", help="a directory written by 'cnnlab study run --out'")
     q.add_argument("--out", metavar="HTML", help="the report file (default DIR/report.html)")
+    q.add_argument("--reference", metavar="DIR", help="committed reference results shown first in the report "
+                   "(default results/reference when it exists)")  # fmt: skip
     _add_debug(q)
 
 
@@ -700,6 +704,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reference(folder: str | None) -> list:
+    """The committed reference results: --reference DIR (which must exist), else results/reference if present."""
+    from .studies import load_reference
+
+    if folder is not None and not Path(folder).is_dir():
+        raise ConfigError(f"--reference {folder} is not a directory of committed study results")
+    return load_reference(folder or "results/reference")
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
     from . import studies
     from .studies.report import format_studies, format_study, format_verdicts, write_report
@@ -726,9 +739,11 @@ def _cmd_study(args: argparse.Namespace) -> int:
         if finished:
             print("\n" + format_verdicts(finished))
         if args.report:
-            print(f"report: {write_report(studies.load_results(args.out), args.report)}")
+            path = write_report(studies.load_results(args.out), args.report, _reference(args.reference))
+            print(f"report: {path}")
         return 0
-    path = write_report(studies.load_results(args.out_dir), args.out or Path(args.out_dir) / "report.html")
+    path = write_report(studies.load_results(args.out_dir), args.out or Path(args.out_dir) / "report.html",
+                        _reference(args.reference))  # fmt: skip
     print(f"report: {path}")
     return 0
 

@@ -36,7 +36,7 @@ from . import (  # noqa: F401  (each module registers its study; list_studies() 
 from ._base import PROFILES, VERDICTS, Anchor, Context, Requirement, Results, Revision, Study, Table, Verdict
 from .evidence import Judgement, judge, plateaued, reaches, requirement
 from ._registry import get_study, list_studies, register_study
-from .runner import StudyResult, load_results, run_studies, run_study
+from .runner import StudyResult, load_reference, load_results, run_studies, run_study
 
 run = run_study
 
@@ -59,6 +59,7 @@ __all__ = [
     "reaches",
     "requirement",
     "list_studies",
+    "load_reference",
     "load_results",
     "register_study",
     "run",

@@ -80,8 +80,7 @@ that matters. <span class="badge supported">supported</span> the claim holds;
 decide only large effects).</p>
 <h2 id="verdicts">Verdicts</h2>
 <div class="scroll"><table>
-<thead><tr><th>study</th><th class="wide">claim</th><th>verdict</th><th>deciding number</th>
-<th>nets learned?</th><th class="wide">profile</th></tr></thead>
+<thead><tr><th>study</th><th class="wide">claim</th>$verdict_heads</tr></thead>
 <tbody>
 $verdict_rows
 </tbody></table></div>
@@ -98,9 +97,15 @@ are reused and a changed design is measured again.</p></footer>
 </html>
 """)
 
-VERDICT_ROW = Template(
-    '<tr><td><a href="#$anchor">$id</a></td><td class="wide">$claim</td><td><span class="badge $kind">$badge</span>'
-    '</td><td>$number</td><td>$rests</td><td class="wide">$profile, $seeds seeds</td></tr>'
+VERDICT_ROW = Template('<tr><td><a href="#$anchor">$id</a></td><td class="wide">$claim</td>$cells</tr>')
+VERDICT_CELLS = Template(
+    '<td><span class="badge $kind">$badge</span></td><td>$number</td><td>$rests</td>'
+    '<td class="wide">$profile, $seeds seeds</td>'
+)
+VERDICT_HEADS = '<th>verdict</th><th>deciding number</th><th>nets learned?</th><th class="wide">profile</th>'
+REFERENCE_HEADS = (
+    "<th>reference verdict</th><th>deciding number</th><th>nets learned?</th><th>quick verdict, measured now</th>"
+    '<th>nets learned?</th><th class="wide">why they differ</th>'
 )
 
 WRONG_ITEM = Template(
@@ -114,7 +119,7 @@ CORRECTION_ITEM = Template(
 
 SECTION = Template("""<section class="study" id="$anchor">
 <h2>$title <span class="badge $kind">$badge</span></h2>
-<p class="sub">$id · $topic · $profile profile</p>
+<p class="sub">$id · $topic · $profile profile$label</p>
 <h3>Claim</h3><p>$claim</p>
 <h3>Question</h3><p>$question</p>
 <h3>Design</h3><p>$design</p>
@@ -128,7 +133,7 @@ $table
 $literature
 $revisions
 <dl class="meta">
-<dt>reproduce</dt><dd><code>$command</code></dd>
+$provenance<dt>reproduce</dt><dd><code>$command</code></dd>
 <dt>seeds</dt><dd>$seed_list</dd>
 <dt>compute time</dt><dd>$seconds s (summed over $runs runs)</dd>
 <dt>versions</dt><dd>$versions</dd>
@@ -240,6 +245,30 @@ def rests_on(result: StudyResult) -> str:
     return "yes"
 
 
+def _cells(r: StudyResult) -> str:
+    return VERDICT_CELLS.substitute(kind=r.verdict.kind, badge=BADGE_TEXT[r.verdict.kind], number=_e(r.verdict.number),
+                                    rests=_e(rests_on(r)), profile=_e(r.results.profile),
+                                    seeds=len(r.results.seeds))  # fmt: skip
+
+
+def _reference_cells(ref: StudyResult | None, now: StudyResult | None) -> str:
+    missing = "<td>not yet run</td><td></td><td></td>"
+    if ref is None:
+        head = missing
+    else:
+        head = (f'<td><a href="#{_e(_anchor(ref))}"><span class="badge {ref.verdict.kind}">'
+                f"{BADGE_TEXT[ref.verdict.kind]}</span></a></td><td>{_e(ref.verdict.number)}</td>"
+                f"<td>{_e(rests_on(ref))}</td>")  # fmt: skip
+    if now is None:
+        tail = '<td>not measured</td><td></td><td class="wide"></td>'
+    else:
+        why = why_they_differ(ref, now) if ref is not None else "no reference yet"
+        badge = f'<span class="badge {now.verdict.kind}">{BADGE_TEXT[now.verdict.kind]}</span>'
+        tail = (f"<td>{badge} {_e(now.verdict.number)}</td><td>{_e(rests_on(now))}</td>"
+                f'<td class="wide">{_e(why)}</td>')  # fmt: skip
+    return head + tail
+
+
 def competence_summary(results: Sequence[StudyResult]) -> str:
     """'14 of 21 quick verdicts of studies that train rest on nets that met their competence requirement; …'."""
     parts = []
@@ -252,9 +281,19 @@ def competence_summary(results: Sequence[StudyResult]) -> str:
     return "; ".join(parts) + "." if parts else ""
 
 
-def _section(result: StudyResult) -> str:
+def _section(result: StudyResult, *, reference: bool = False) -> str:
     study, res, verdict = result.study, result.results, result.verdict
+    env = result.environment
+    provenance = (
+        f"<dt>reference run</dt><dd>committed results: commit {_e(str(env.get('commit', 'unknown'))[:12])}, "
+        f"finished {_e(str(env.get('finished', 'unknown'))[:10])}, {_e(env.get('cores', '?'))} cores, "
+        f"{_e(env.get('torch_threads', '?'))} torch thread(s) per run</dd>"
+        if reference
+        else ""
+    )
     return SECTION.substitute(
+        label=" · reference run (committed)" if reference else "",
+        provenance=provenance,
         anchor=_e(_anchor(result)),
         title=_e(study.title),
         kind=verdict.kind,
@@ -280,23 +319,52 @@ def _section(result: StudyResult) -> str:
     )
 
 
-def render_report(results: Sequence[StudyResult]) -> str:
-    """The report's HTML for `results` (one section per study and profile)."""
+def why_they_differ(reference: StudyResult, quick: StudyResult) -> str:
+    """Why the quick verdict measured now differs from the committed reference verdict (or 'they agree')."""
+    if reference.verdict.kind == quick.verdict.kind:
+        return "they agree"
+    reasons = []
+    if not reference.competent:
+        reasons.append("the reference nets did not meet their competence requirement")
+    if not quick.competent:
+        reasons.append("the quick nets did not meet their competence requirement")
+    elif not all(c.met for c in quick.checks if c.kind == "premise"):
+        reasons.append("the quick regime lacks the claim's premise")
+    if quick.verdict.kind == "inconclusive" and len(quick.results.seeds) < len(reference.results.seeds):
+        reasons.append(f"{len(quick.results.seeds)} seeds decide only large effects (reference: "
+                       f"{len(reference.results.seeds)})")  # fmt: skip
+    if not reasons:
+        reasons.append("the quick profile's smaller data and budget measured a different effect")
+    return "; ".join(reasons)
+
+
+def render_report(results: Sequence[StudyResult], reference: Sequence[StudyResult] = ()) -> str:
+    """The report's HTML for `results` (one section per study and profile). With `reference` (the committed
+    results of the reference run), the verdict table leads with each study's reference verdict, beside the quick
+    verdict measured now and why they differ."""
+    refs = {r.study.id: r for r in reference}
+    quick = {r.study.id: r for r in results if r.results.profile == "quick"}
     rows, wrong = [], []
-    for r in results:
-        fields = {
-            "anchor": _e(_anchor(r)),
-            "id": _e(r.study.id),
-            "claim": _e(r.study.claim),
-            "kind": r.verdict.kind,
-            "badge": BADGE_TEXT[r.verdict.kind],
-        }
-        rows.append(VERDICT_ROW.substitute(fields, number=_e(r.verdict.number), profile=_e(r.results.profile),
-                                           seeds=len(r.results.seeds), rests=_e(rests_on(r))))  # fmt: skip
-        if r.verdict.kind in ("refuted", "nuanced"):
-            wrong.append(WRONG_ITEM.substitute(fields, sentence=_e(r.verdict.sentence)))
-    counts = {k: sum(r.verdict.kind == k for r in results) for k in BADGE_TEXT}
-    summary = f"{len(results)} studies: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    ids = list(dict.fromkeys([*(r.study.id for r in results), *refs]))
+    for study_id in ids:
+        shown = [r for r in results if r.study.id == study_id]
+        first = refs.get(study_id) or shown[0]
+        fields = {"anchor": _e(_anchor(first)), "id": _e(study_id), "claim": _e(first.study.claim)}
+        if reference:
+            ref, now = refs.get(study_id), quick.get(study_id) or (shown[0] if shown else None)
+            rows.append(VERDICT_ROW.substitute(fields, cells=_reference_cells(ref, now)))
+        else:
+            rows.append(VERDICT_ROW.substitute(fields, cells=_cells(first)))
+        decisive = refs.get(study_id) or first
+        if decisive.verdict.kind in ("refuted", "nuanced"):
+            wrong.append(WRONG_ITEM.substitute(fields, kind=decisive.verdict.kind,
+                                               badge=BADGE_TEXT[decisive.verdict.kind],
+                                               sentence=_e(decisive.verdict.sentence)))  # fmt: skip
+    leading = [refs.get(i) or next(r for r in results if r.study.id == i) for i in ids]
+    counts = {k: sum(r.verdict.kind == k for r in leading) for k in BADGE_TEXT}
+    summary = f"{len(ids)} studies: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    if reference:
+        summary += f" (reference verdicts where committed: {len(refs)} of {len(ids)})"
     wrong_html = (
         "<p>Every refuted or nuanced verdict of the studies below, with what was measured.</p><ul>"
         + "\n".join(wrong)
@@ -318,16 +386,21 @@ def render_report(results: Sequence[StudyResult]) -> str:
         generator=GENERATOR,
         corrections="\n".join(corrections),
         summary=_e(summary + f" · generated {time.strftime('%Y-%m-%d %H:%M')}"),
-        competence_summary=_e(competence_summary(results)),
+        competence_summary=_e(competence_summary([*reference, *results])),
+        verdict_heads=REFERENCE_HEADS if reference else VERDICT_HEADS,
         verdict_rows="\n".join(rows),
         wrong=wrong_html,
-        sections="\n".join(_section(r) for r in results),
+        sections="\n".join(
+            [_section(refs[i], reference=True) for i in ids if i in refs]
+            + [_section(r) for r in results if r.study.id not in refs or r.results.profile != "full"]
+        ),
         version=_e(__version__),
     )
 
 
-def write_report(results: Sequence[StudyResult], path: str | Path) -> Path:
-    """Write the report to `path` atomically. An existing file is replaced only if it is a cnnlab report."""
+def write_report(results: Sequence[StudyResult], path: str | Path, reference: Sequence[StudyResult] = ()) -> Path:
+    """Write the report to `path` atomically. An existing file is replaced only if it is a cnnlab report.
+    `reference`: the committed results of the reference run, shown first (see `render_report`)."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"--out {path} is a directory; give a file name such as {path / 'report.html'}")
@@ -340,7 +413,7 @@ def write_report(results: Sequence[StudyResult], path: str | Path) -> Path:
             raise ConfigError(f"{path} exists and is not a cnnlab report; choose another --out or remove it")
     if not results:
         raise ConfigError("no study results to report")
-    text = render_report(results)
+    text = render_report(results, reference)
     try:
         atomic_write_text(path, text, durable=False)
     except OSError as exc:

@@ -7,10 +7,12 @@ as many threads as the machine has cores.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import platform
 import shlex
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -69,6 +71,7 @@ def study_result(study: Study, results: Results, seconds: float, env: dict[str, 
 
 
 def environment(device: str) -> dict[str, Any]:
+    """Where a unit ran: versions, device, cores and threads, the source commit, and when it finished."""
     dev = torch.device(device)
     return {
         "cnnlab": __version__,
@@ -78,7 +81,26 @@ def environment(device: str) -> dict[str, Any]:
         "device": str(dev),
         "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(),
+        "cores": os.cpu_count(),
+        "commit": source_commit(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+@functools.cache
+def source_commit() -> str:
+    """The git commit of cnnlab's source ('+dirty' when its files differ from it), or 'unknown' outside a clone."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return "unknown"
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                "cnnlab"], capture_output=True, text=True, timeout=10).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def resolve_device(device: str) -> str:
@@ -301,7 +323,16 @@ def run_study(
     return result
 
 
-def load_results(out: str | Path) -> list[StudyResult]:
+def load_reference(folder: str | Path) -> list[StudyResult]:
+    """The committed reference run: every study's full-profile results under `folder` measured under its current
+    design ([] when the folder is absent or holds none yet)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return load_results(folder, profiles=("full",), empty_ok=True)
+
+
+def load_results(out: str | Path, *, profiles: Sequence[str] = PROFILES, empty_ok: bool = False) -> list[StudyResult]:
     """Every (study, profile) under `out` whose arms share at least one seed measured under the study's current
     design; used by the report. Units of stale designs are ignored."""
     out = Path(out)
@@ -310,7 +341,7 @@ def load_results(out: str | Path) -> list[StudyResult]:
     found = []
     for study_id in list_studies():
         study = get_study(study_id)
-        for profile in reversed(PROFILES):  # full first
+        for profile in reversed([p for p in PROFILES if p in profiles]):  # full first
             for real_data in (True, False):
                 digest = study.digest(profile, real_data=real_data)
                 records: dict[Unit, dict[str, Any]] = {}
@@ -332,7 +363,7 @@ def load_results(out: str | Path) -> list[StudyResult]:
                 found.append(
                     study_result(study, res, seconds, env, reproduce_command(study_id, profile, seeds, data_dir))
                 )
-    if not found:
+    if not found and not empty_ok:
         raise ConfigError(
             f"{out} holds no study results of the current designs; run 'cnnlab study run all --out {out}'"
         )
