@@ -34,8 +34,8 @@ from . import (  # noqa: F401  (each module registers its study; list_studies() 
     vanish_explode,
 )
 from ._base import PROFILES, VERDICTS, Anchor, Context, Requirement, Results, Revision, Study, Table, Verdict
-from .evidence import Judgement, judge, plateaued, reaches, requirement
 from ._registry import get_study, list_studies, register_study
+from .evidence import Judgement, judge, plateaued, reaches, requirement
 from .runner import StudyResult, load_reference, load_results, run_studies, run_study
 
 run = run_study
@@ -55,13 +55,13 @@ __all__ = [
     "Verdict",
     "get_study",
     "judge",
-    "plateaued",
-    "reaches",
-    "requirement",
     "list_studies",
     "load_reference",
     "load_results",
+    "plateaued",
+    "reaches",
     "register_study",
+    "requirement",
     "run",
     "run_studies",
     "run_study",

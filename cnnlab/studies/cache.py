@@ -59,6 +59,11 @@ def save_unit(out: Path, unit: Unit, record: dict[str, Any]) -> None:
     atomic_write_text(unit.path(out), json.dumps(record, allow_nan=False, indent=1) + "\n", durable=False)
 
 
+def save_verdict_record(out: Path, study: str, profile: str, record: dict[str, Any]) -> None:
+    text = json.dumps(record, allow_nan=False, indent=1) + "\n"
+    atomic_write_text(Path(out) / study / profile / "verdict.json", text, durable=False)
+
+
 def cached_seeds(out: Path, study: str, profile: str, arm: str) -> list[int]:
     """Seeds with a file for (study, profile, arm), sorted (their digests are not checked here)."""
     folder = Path(out) / study / profile / arm

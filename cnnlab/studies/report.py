@@ -346,25 +346,24 @@ def render_report(results: Sequence[StudyResult], reference: Sequence[StudyResul
     quick = {r.study.id: r for r in results if r.results.profile == "quick"}
     rows, wrong = [], []
     ids = list(dict.fromkeys([*(r.study.id for r in results), *refs]))
-    for study_id in ids:
-        shown = [r for r in results if r.study.id == study_id]
-        first = refs.get(study_id) or shown[0]
+    # with a reference: one row per study, led by its reference verdict; without: one row per study and profile
+    leading = [refs.get(i) or next(r for r in results if r.study.id == i) for i in ids] if reference else results
+    for first in leading:
+        study_id = first.study.id
         fields = {"anchor": _e(_anchor(first)), "id": _e(study_id), "claim": _e(first.study.claim)}
         if reference:
-            ref, now = refs.get(study_id), quick.get(study_id) or (shown[0] if shown else None)
-            rows.append(VERDICT_ROW.substitute(fields, cells=_reference_cells(ref, now)))
+            now = quick.get(study_id) or next((r for r in results if r.study.id == study_id), None)
+            cells = _reference_cells(refs.get(study_id), now)
         else:
-            rows.append(VERDICT_ROW.substitute(fields, cells=_cells(first)))
-        decisive = refs.get(study_id) or first
-        if decisive.verdict.kind in ("refuted", "nuanced"):
-            wrong.append(WRONG_ITEM.substitute(fields, kind=decisive.verdict.kind,
-                                               badge=BADGE_TEXT[decisive.verdict.kind],
-                                               sentence=_e(decisive.verdict.sentence)))  # fmt: skip
-    leading = [refs.get(i) or next(r for r in results if r.study.id == i) for i in ids]
+            cells = _cells(first)
+        rows.append(VERDICT_ROW.substitute(fields, cells=cells))
+        if first.verdict.kind in ("refuted", "nuanced"):
+            wrong.append(WRONG_ITEM.substitute(fields, kind=first.verdict.kind, badge=BADGE_TEXT[first.verdict.kind],
+                                               sentence=_e(first.verdict.sentence)))  # fmt: skip
     counts = {k: sum(r.verdict.kind == k for r in leading) for k in BADGE_TEXT}
-    summary = f"{len(ids)} studies: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+    summary = f"{len(leading)} studies: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
     if reference:
-        summary += f" (reference verdicts where committed: {len(refs)} of {len(ids)})"
+        summary += f" (reference verdicts committed for {len(refs)} of {len(ids)})"
     wrong_html = (
         "<p>Every refuted or nuanced verdict of the studies below, with what was measured.</p><ul>"
         + "\n".join(wrong)

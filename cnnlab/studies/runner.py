@@ -28,7 +28,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ._base import PROFILES, Results, Study, Verdict, check_numbers
 from ._registry import get_study, list_studies
-from .cache import Unit, cached_seeds, check_out_dir, load_unit, save_unit
+from .cache import Unit, cached_seeds, check_out_dir, load_unit, save_unit, save_verdict_record
 from .evidence import Check, Comparison, judge
 
 
@@ -125,6 +125,7 @@ def run_unit(
         "arm": unit.arm,
         "seed": unit.seed,
         "digest": study.digest(unit.profile, real_data=bool(data_dir)),
+        "real_data": bool(data_dir),
         "seconds": time.perf_counter() - started,
         "environment": environment(device),
         "numbers": numbers,
@@ -246,6 +247,8 @@ def run_studies(
             done.add(study.id)
             res, seconds, env = collect(study, profile, chosen, records)
             result = study_result(study, res, seconds, env, reproduce_command(study.id, profile, chosen, data_dir))
+            if out_dir is not None:
+                save_verdict(out_dir, result, real_data=bool(data_dir))
             results.append(result)
             if on_result is not None:
                 on_result(result)
@@ -321,6 +324,26 @@ def run_study(
         data_dir=data_dir,
     )  # fmt: skip
     return result
+
+
+def save_verdict(out: Path, result: StudyResult, *, real_data: bool) -> None:
+    """OUT/<study>/<profile>/verdict.json: the verdict, what the rule alone read, each requirement's state and the
+    seeds, under the design digest; committed with a reference run, so a test can decide its records again."""
+    study, res = result.study, result.results
+    record = {
+        "study": study.id,
+        "profile": res.profile,
+        "digest": study.digest(res.profile, real_data=real_data),
+        "real_data": real_data,
+        "seeds": list(res.seeds),
+        "seconds": result.seconds,
+        "verdict": {"kind": result.verdict.kind, "sentence": result.verdict.sentence, "number": result.verdict.number},
+        "measured": None if result.measured is None else result.measured.kind,
+        "checks": [
+            {"kind": c.kind, "text": c.requirement.text, "met": c.met, "measured": c.measured} for c in result.checks
+        ],
+    }
+    save_verdict_record(out, study.id, res.profile, record)
 
 
 def load_reference(folder: str | Path) -> list[StudyResult]:
