@@ -14,9 +14,11 @@ and walks two fixed grids:
   16 and 32 channels (He initialization). A learning rate is *stable* when the loss stays finite and the last
   epoch's training accuracy reaches 80%. The walk goes up the grid and stops at the first unstable rate above a
   stable one; the largest stable rate is the last stable one. Every few steps the validation accuracy is measured
-  (eval mode: BatchNorm uses its running statistics) until it reaches 90%; the arm's *steps to 90%* is the fewest
-  over its stable rates. A run that never gets there counts its total steps plus one check interval, a lower
-  bound that understates BatchNorm's speed-up if anything.
+  (eval mode: BatchNorm uses its running statistics) until it reaches 90%. Fair rates (Choi et al., 2019): each
+  arm's rate for the speed part is the grid rate with the fewest steps to 90% on a tuning seed that is not a
+  measured seed (ties to the smaller rate); the arm's *steps to 90%* on a measured seed are those at that rate. A
+  run that never gets there, or is unstable there, counts its total steps plus one check interval, a lower bound
+  that understates the slower arm's slowness. The budget is equal epochs (equal samples and steps) for both arms.
 - depths 2, 4, 8, 16, 32 hidden layers of 64 units for `mlp` with ReLU at SGD lr 0.1 (momentum 0.9, constant).
   The MLP keeps PyTorch's default initialization (weight variance 1/(3·fan_in)), as a plain net built without
   care would: a signal through ReLU layers then shrinks with depth, which is what normalization is said to cure;
@@ -28,20 +30,25 @@ for every arm and seed), everything but the norm. The seed sets initial weights 
 out, 5 epochs. The third claim, less overfitting, is not judged: a 355-image test set and 3 seeds resolve no
 one-point generalization difference, and at a fixed epoch budget test accuracy mixes generalization with how far
 each arm converged. The table still shows each arm's test accuracy at the learning rate it validates best at.
+Competence: BatchNorm's net, at the rate it validates best at, must classify the test digits well. Full: 5 seeds
+plus the tuning seed, each a walk over up to 6 rates and 5 depths of 5 epochs on MNIST 8,000: some 25 core-minutes
+(estimated from the quick units scaled by steps).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..engine import Callback, TrainingDiverged, TrainState
-from ._base import Context, Results, Study, Table, Verdict
+from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
 from ._common import accuracy, digit_data, fit
 from ._registry import register_study
+from .evidence import reaches
 from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, UNCLEAR, effect, mean_std
 
 ARMS = ("none", "batch")
@@ -52,6 +59,7 @@ STABLE_ACC = 0.80  # "trains": last-epoch training accuracy reached (chance is 1
 MIN_SPEEDUP = 1.5  # BatchNorm must need at most 1/1.5 of the steps to count as faster
 MIN_GRID_STEPS = 1.0  # the largest stable lr or depth must move by at least one grid step to matter
 DATA_SEED = 0  # draws the validation hold-out, the same for every arm and seed
+TUNE_SEED = 999  # the seed whose sweep picks each arm's rate for the speed part; never one of the measured seeds
 
 PROFILES = {
     "quick": {"n_val": 300, "epochs": 3, "depth_epochs": 3, "width": 64, "check_every": 6},
@@ -115,14 +123,29 @@ def _lr_sweep(arm: str, seed: int, ctx: Context, train, val, test) -> dict[str, 
         elif seen_stable:
             break
     stable_idx = [i for i in range(n) if out["stable"][i]]
-    reached = [out["steps"][i] for i in stable_idx if out["steps"][i] is not None]
     best_val = max(stable_idx, key=lambda i: out["val_acc"][i], default=None)
     numbers = {f"lr_{key}": values for key, values in out.items()}  # one entry per grid lr, None where not run
     numbers["max_lr_index"] = max(stable_idx, default=-1)
-    numbers["reached"] = bool(reached)
-    numbers["steps_to_target"] = min(reached) if reached else total_steps + ctx["check_every"]
+    numbers["total_steps"] = total_steps
     numbers["test_accuracy"] = out["test_acc"][best_val] if best_val is not None else math.nan
     return numbers
+
+
+def fastest_index(sweep: dict[str, Any]) -> int:
+    """The grid index of the stable rate with the fewest steps to the target (ties to the smaller rate); the
+    best-validating stable rate if none got there, and the smallest rate if none was stable."""
+    stable = [i for i, ok in enumerate(sweep["lr_stable"]) if ok]
+    reached = [i for i in stable if sweep["lr_steps"][i] is not None]
+    if reached:
+        return min(reached, key=lambda i: (sweep["lr_steps"][i], i))
+    return max(stable, key=lambda i: sweep["lr_val_acc"][i], default=0)
+
+
+@lru_cache(maxsize=8)
+def _tuned_index(arm: str, profile: str, data_dir: str | None, device: str) -> int:
+    ctx = STUDY.context(profile, device=device, data_dir=data_dir)
+    train, val, test = _split(ctx)
+    return fastest_index(_lr_sweep(arm, TUNE_SEED, ctx, train, val, test))
 
 
 def _depth_sweep(arm: str, seed: int, ctx: Context, train, test) -> dict[str, Any]:
@@ -145,7 +168,13 @@ def _depth_sweep(arm: str, seed: int, ctx: Context, train, test) -> dict[str, An
 
 def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:
     train, val, test = _split(ctx)
-    return _lr_sweep(arm, seed, ctx, train, val, test) | _depth_sweep(arm, seed, ctx, train, test)
+    sweep = _lr_sweep(arm, seed, ctx, train, val, test)
+    tuned = _tuned_index(arm, ctx.profile, ctx.data_dir, ctx.device)
+    steps = sweep["lr_steps"][tuned] if sweep["lr_stable"][tuned] else None
+    sweep["tuned_lr"] = LRS[tuned]
+    sweep["reached"] = steps is not None
+    sweep["steps_to_target"] = steps if steps is not None else sweep["total_steps"] + ctx["check_every"]
+    return sweep | _depth_sweep(arm, seed, ctx, train, test)
 
 
 def _grid_value(grid: tuple[float, ...], index: float) -> str:
@@ -194,12 +223,13 @@ def table(r: Results) -> Table:
     for arm in r.arms:
         rows.append((
             arm,
+            f"{r.first(arm, 'tuned_lr'):g}",
             mean_std(r.values(arm, "steps_to_target"), digits=0),
             "/".join(_grid_value(LRS, v) for v in r.values(arm, "max_lr_index")),
             "/".join(_grid_value(DEPTHS, v) for v in r.values(arm, "max_depth_index")),
             mean_std(r.values(arm, "test_accuracy"), 100),
         ))  # fmt: skip
-    return Table(("arm", f"steps to {TARGET_ACC:.0%} val acc", "largest stable lr (per seed)",
+    return Table(("arm", "lr (tuned for speed)", f"steps to {TARGET_ACC:.0%} val acc", "largest stable lr (per seed)",
                   "deepest MLP that trains (per seed)", "test acc % at best-val lr"), tuple(rows))  # fmt: skip
 
 
@@ -249,6 +279,64 @@ def figure(r: Results):
     return [fig1, fig2]
 
 
+# --- what the verdict rests on -------------------------------------------------------------------------------------
+
+COMPETENCE = (
+    reaches(
+        "competence", {"batch": "the BatchNorm CNN (at its best-validating rate)"}, "test_accuracy", at_least=0.95,
+        profiles=("quick",),
+        basis="on these 8×8 digits the mlp's default recipe reaches 97.5 / 97.2% and LeNet-5's 98.3–98.9% "
+        "(docs/training.md); 95% leaves 2.5 points for a 3-epoch run",
+    ),
+    reaches(
+        "competence", {"batch": "the BatchNorm CNN (at its best-validating rate)"}, "test_accuracy", at_least=0.97,
+        profiles=("full",),
+        basis="LeNet-5 reaches 98.85% on the same MNIST 8,000 / 2,000 split in 8 epochs (benchmarks/README.md); 97% "
+        "leaves about 2 points for a 5-epoch run on 7,000 images",
+    ),
+)  # fmt: skip
+
+
+def _compare_ioffe(r: Results) -> tuple[str, bool | None]:
+    speed = effect(np.log2(r.values("none", "steps_to_target")), np.log2(r.values("batch", "steps_to_target")),
+                   math.log2(MIN_SPEEDUP))  # fmt: skip
+    here = f"BatchNorm reached {TARGET_ACC:.0%} validation accuracy ×{2**speed.mean:.2f} faster (each at its tuned lr)"
+    if speed.direction == POSITIVE:
+        return here, True
+    if speed.direction in (NEGLIGIBLE, NEGATIVE):
+        return here, False
+    return here, None
+
+
+LITERATURE = (
+    Anchor(
+        "Ioffe & Szegedy (2015), Batch Normalization",
+        "abstract and Section 4.2 (Fig. 2 and 3, read from the figures)",
+        "Inception on ImageNet with BatchNorm, its rate raised 5× and 30× (BN-x5, BN-x30), against the original",
+        "BatchNorm matches the original Inception's accuracy (72.2% top-1) in 14× fewer training steps, and trains "
+        "at rates where the original does not",
+        _compare_ioffe,
+        "a 2-conv CNN on 8×8 digits (MNIST in full) for a few epochs, not Inception on ImageNet; the grid gives "
+        "rates in steps of √10 and the speed-up is read at 90% validation accuracy",
+    ),
+)
+
+REVISIONS = (
+    Revision(
+        2,
+        "The speed part reads each arm's steps to 90% at the rate tuned on a separate tuning seed (fewest steps "
+        "there), instead of the fewest steps over each measured seed's own rates; a competence requirement on the "
+        "BatchNorm net and a published anchor were added.",
+        "picking the best rate on the seed that is then measured flatters both arms by the luck of that seed; a "
+        "tuning seed apart from the measured ones is the fair comparison (Choi et al., 2019)",
+        "inconclusive, quick: ×1.6 faster, lr +0.7, depth +1.7 steps (seeds 0–2)",
+        "inconclusive, quick (seeds 0–2): ×1.59 faster at the tuned rates (BatchNorm 0.03, none 0.1; 95% CI ×1.16 to "
+        "×2.18), deeper +1.7 grid steps, larger stable lr +0.7 (unclear); competence met (BatchNorm 98.2%). Full: not "
+        "yet measured (the reference run)",
+    ),
+)
+
+
 STUDY = register_study(
     Study(
         id="batchnorm",
@@ -274,5 +362,9 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
+        version=2,
+        requirements=COMPETENCE,
+        literature=LITERATURE,
+        revisions=REVISIONS,
     )
 )

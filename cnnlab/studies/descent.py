@@ -16,8 +16,15 @@ epochs, sgd: 2 epochs in the quick profile); with a constant rate a shorter run 
 one, so the arms are compared at equal samples (after 2 epochs) and at equal steps (the first 200). The full
 training loss is recorded after each of the first 200 steps and every 1/8 epoch, with the time of each step.
 Gradient noise is measured at the initial weights: sqrt(mean ‖g_b − g‖²) / ‖g‖ over 128 random batches of the
-arm's batch size b. The rule counts samples and steps, not seconds: the time per step depends on the machine (a
-GPU computes 64 and 1,442 samples in nearly the same time), so time is shown but does not decide.
+arm's batch size b. The budget is equal samples for the cost part (the claim weighs what a step costs against what
+it buys, and a step's cost is its samples) and equal steps for the zig-zag part. The rule counts samples and
+steps, not seconds: the time per step depends on the machine (a
+GPU computes 64 and 1,442 samples in nearly the same time), so time is shown but does not decide. Every arm runs
+at the same rate, untuned: the claim compares the methods' steps, and a rate tuned per arm would fold the step size
+into what is compared. Competence: the mini-batch net, trained longest, must classify the test digits well.
+Full: MNIST 8,000 (--data-dir), 5 seeds; its costliest unit, batch-1 SGD for 3 epochs with the full loss after each
+of the first 300 steps, should take about a minute (estimated from the quick units scaled by steps): some 10
+core-minutes in all.
 """
 
 from __future__ import annotations
@@ -28,12 +35,13 @@ import numpy as np
 import torch
 
 from ..engine import Callback
-from ._base import Context, Results, Study, Table, Verdict
+from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
 from ._common import digit_data, fit
 from ._gradient import LossTracker, gradient_noise, train_tensors, up_fraction
 from ._nets import FAILS, HOLDS, combine, part
 from ._registry import register_study
-from .stats import effect, mean_std
+from .evidence import reaches
+from .stats import POSITIVE, effect, mean_std
 
 ARMS = ("full", "sgd", "mini64")
 BATCH = {"full": "full", "sgd": 1, "mini64": 64}
@@ -84,6 +92,7 @@ def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:
         "noise": noise.noise,
         "step_ms": float(np.median(tracker.step_seconds) * 1e3),
         "steps": result.steps,
+        "test_accuracy": result.test_accuracy,
         "step_loss": window,
         "mark_epochs": marks[:, 0],
         "mark_steps": marks[:, 1],
@@ -221,6 +230,51 @@ def figure(r: Results):
     return figs
 
 
+# --- what the verdict rests on -------------------------------------------------------------------------------------
+
+COMPETENCE = reaches(
+    "competence", {"mini64": "mini-batch GD (batch 64)"}, "test_accuracy", at_least=0.90,
+    basis="the mlp's default recipe reaches 97.5 / 97.2% on the 8×8 digits (docs/training.md) and LeNet-5 98.85% "
+    "on the MNIST 8,000 / 2,000 split (benchmarks/README.md); 90% leaves 7–9 points for plain SGD at one untuned "
+    "constant rate and a short run; chance is 10%",
+)  # fmt: skip
+
+
+def _compare_bottou(r: Results) -> tuple[str, bool | None]:
+    cost = effect(r.values("full", "loss_at_samples"), r.values("mini64", "loss_at_samples"), MIN_LOSS_GAP)
+    here = (f"after {r.params['compare_epochs']} epochs of samples batch GD's loss was "
+            f"{cost.interval.format(1, 2, ' nats')} above mini-batch GD's")  # fmt: skip
+    return here, cost.direction == POSITIVE
+
+
+LITERATURE = (
+    Anchor(
+        "Bottou, Curtis & Nocedal (2018), Optimization Methods for Large-Scale Machine Learning",
+        "Fig. 3.1, read from the figure",
+        "logistic regression on RCV1 (binary text classification), SGD against batch L-BFGS, empirical risk against "
+        "the number of data points accessed",
+        "SGD drives the empirical risk down within the first pass over the data, where the batch method, having "
+        "accessed as many samples, has made a few steps and trails far behind",
+        _compare_bottou,
+        "a convex logistic regression on text there, a small ReLU MLP on digits here, and mini-batches of 64 "
+        "rather than single samples on the stochastic side",
+    ),
+)
+
+REVISIONS = (
+    Revision(
+        2,
+        "The runs also record each arm's test accuracy, and a competence requirement checks that the mini-batch "
+        "net learned the digits (≥ 90%); a published anchor and the stated budget equality were added. The arms, "
+        "budgets and rule are unchanged.",
+        "a verdict about how fast the methods descend rests on nets that learned the task",
+        "supported, quick: GD +0.76 nats at equal samples; SGD ups +41 pts (seeds 0–2)",
+        "supported, quick (seeds 0–2): GD +0.76 nats at equal samples; SGD ups +41 pts; competence met (mini-batch "
+        "93.9% test accuracy). Full: not yet measured (the reference run)",
+    ),
+)
+
+
 STUDY = register_study(
     Study(
         id="descent",
@@ -248,5 +302,9 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
+        version=2,
+        requirements=(COMPETENCE,),
+        literature=LITERATURE,
+        revisions=REVISIONS,
     )
 )

@@ -8,7 +8,7 @@ import matplotlib
 import pytest
 import torch
 
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study, judge
 from cnnlab.studies import batchnorm as bn
 from cnnlab.studies._common import digit_data, fit
 
@@ -39,6 +39,7 @@ def _run(steps: float, lr_index: int, depth_index: int, acc: float = 0.97) -> di
         "max_lr_index": lr_index,
         "max_depth_index": depth_index,
         "test_accuracy": acc,
+        "tuned_lr": 0.1,
         "reached": True,
         "lr_stable": stable,
         "lr_steps": [int(steps) if s else None for s in stable],
@@ -47,6 +48,7 @@ def _run(steps: float, lr_index: int, depth_index: int, acc: float = 0.97) -> di
 
 
 def _results(none: list[tuple], batch: list[tuple]) -> Results:
+    """Each tuple: (steps to target, largest stable lr index, deepest depth index[, test accuracy])."""
     runs = {"none": tuple(_run(*t) for t in none), "batch": tuple(_run(*t) for t in batch)}
     return Results("batchnorm", "quick", bn.PROFILES["quick"], tuple(range(len(none))), runs)
 
@@ -95,7 +97,8 @@ def test_slower_batchnorm_counts_as_a_failed_part():
 def test_table_and_figures_render():
     r = _results(NONE, [(24, 3, 2), (30, 4, 2), (24, -1, 4)])
     t = bn.table(r)
-    assert t.rows[0][0] == "none" and t.rows[1][2] == "0.3/1/none" and t.rows[1][3] == "8/8/32"
+    assert t.rows[0][0] == "none" and t.rows[0][1] == "0.1"
+    assert t.rows[1][3] == "0.3/1/none" and t.rows[1][4] == "8/8/32"
     figs = bn.figure(r)
     assert len(figs) == 2
     import matplotlib.pyplot as plt
@@ -135,3 +138,28 @@ def test_arms_are_norm_names(arm):
     from cnnlab.layers.norm import NORM_NAMES
 
     assert arm in NORM_NAMES
+
+
+def test_fastest_index_is_the_stable_rate_with_fewest_steps():
+    sweep = {"lr_stable": [True, True, True, False, None, None], "lr_steps": [90, 30, 30, None, None, None],
+             "lr_val_acc": [0.9, 0.95, 0.96, 0.1, None, None]}  # fmt: skip
+    assert bn.fastest_index(sweep) == 1  # a tie goes to the smaller rate
+    never = {**sweep, "lr_steps": [None] * 6}
+    assert bn.fastest_index(never) == 2  # none got there: the best-validating stable rate
+    assert bn.fastest_index({**never, "lr_stable": [False] * 6}) == 0
+
+
+def test_judge_undertrained_when_batchnorm_did_not_learn():
+    j = judge(bn.STUDY, _results(NONE, [(24, 4, 2, 0.8), (30, 4, 2, 0.8), (24, 4, 2, 0.8)]))
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Undertrained:")
+    assert "reached 80.0%" in j.verdict.sentence
+
+
+def test_judge_keeps_the_rule_when_competent():
+    j = judge(bn.STUDY, _results(NONE, [(24, 4, 2), (30, 4, 2), (24, 4, 2)]))
+    assert j.competent and j.verdict.kind == "supported"
+    assert [c.agrees for c in j.comparisons] == [True]
+
+
+def test_evidence_is_declared():
+    get_study("batchnorm")._check_evidence()

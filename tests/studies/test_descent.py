@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab.studies import Context, Results
+from cnnlab.studies import Context, Results, get_study, judge
 from cnnlab.studies import descent as d
 
 matplotlib.use("Agg")
@@ -16,7 +16,7 @@ SEEDS = (0, 1, 2)
 PARAMS = d.PROFILES["quick"]
 
 
-def _run(arm: str, loss: float, up: float, noise: float, k: int) -> dict:
+def _run(arm: str, loss: float, up: float, noise: float, k: int, acc: float = 0.95) -> dict:
     marks = np.array([0.0, 1.0, 2.0])
     return {
         "batch": {"full": 1442, "sgd": 1, "mini64": 64}[arm],
@@ -26,6 +26,7 @@ def _run(arm: str, loss: float, up: float, noise: float, k: int) -> dict:
         "noise": noise,
         "step_ms": 1.0,
         "steps": 10,
+        "test_accuracy": acc,
         "step_loss": list(np.linspace(2.3, 0.3, PARAMS["window"] + 1)),
         "mark_epochs": marks,
         "mark_steps": marks * 10,
@@ -34,9 +35,9 @@ def _run(arm: str, loss: float, up: float, noise: float, k: int) -> dict:
     }
 
 
-def _results(loss, up, noise) -> Results:
-    """loss/up/noise: arm -> one value per seed."""
-    runs = {arm: tuple(_run(arm, loss[arm][k], up[arm][k], noise[arm][k], k) for k in range(3)) for arm in d.ARMS}
+def _results(loss, up, noise, acc: float = 0.95) -> Results:
+    """loss/up/noise: arm -> one value per seed; acc: every run's test accuracy."""
+    runs = {arm: tuple(_run(arm, loss[arm][k], up[arm][k], noise[arm][k], k, acc) for k in range(3)) for arm in d.ARMS}
     return Results("descent", "quick", PARAMS, SEEDS, runs)
 
 
@@ -102,3 +103,19 @@ def test_run_records_loss_at_equal_samples():
     assert out["mark_epochs"][-1] == pytest.approx(2.0) and len(full["mark_epochs"]) == 4
     # the same initial weights in both arms: the loss before the first step is the same
     assert out["step_loss"][0] == pytest.approx(full["step_loss"][0])
+
+
+def test_judge_undertrained_when_the_mini_batch_net_did_not_learn():
+    j = judge(d.STUDY, _results(GD_TRAILS, SGD_ZIGZAGS, ORDERED, acc=0.5))
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Undertrained:")
+    assert "mini-batch GD (batch 64) reached 50.0%" in j.verdict.sentence
+
+
+def test_judge_keeps_the_rule_when_competent():
+    j = judge(d.STUDY, _results(GD_TRAILS, SGD_ZIGZAGS, ORDERED))
+    assert j.competent and j.verdict.kind == "supported"
+    assert [c.agrees for c in j.comparisons] == [True]
+
+
+def test_evidence_is_declared():
+    get_study("descent")._check_evidence()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study, judge
 from cnnlab.studies import optimizers as op
 
 matplotlib.use("Agg")
@@ -60,7 +60,7 @@ def test_seeded_quadratic_starts_lie_on_the_level_set():
     assert op._start("rosen", 1) != op._start("rosen", 2)
 
 
-def _results(angle, steps, amp) -> Results:
+def _results(angle, steps, amp, acc: float = 0.95) -> Results:
     """angle: SGD's per seed; steps: arm -> per seed (all problems); amp: arm -> per seed (both measures)."""
     runs = {}
     for arm in op.ARMS:
@@ -78,6 +78,7 @@ def _results(angle, steps, amp) -> Results:
                 row[f"{p}_steps_to"] = steps.get(arm, [60, 62, 64])[k]
                 row[f"{p}_x"], row[f"{p}_y"], row[f"{p}_dist"] = [-7.0, -1.0, 0.0], [2.0, 0.5, 0.0], [7.0, 1.2, 1e-3]
             row["digits_loss"] = [2.3, 0.5, 0.1]
+            row["digits_test_accuracy"] = acc
             rows.append(row)
         runs[arm] = tuple(rows)  # fmt: skip
     return Results("optimizers", "quick", op.PROFILES["quick"], SEEDS, runs)
@@ -122,3 +123,19 @@ def test_table_and_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_judge_undertrained_when_adam_did_not_learn_the_digits():
+    j = judge(op.STUDY, _results([60.0, 62.0, 58.0], FAST, DAMPED, acc=0.4))
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Undertrained:")
+    assert "Adam's digits MLP reached 40.0%" in j.verdict.sentence
+
+
+def test_judge_keeps_the_rule_when_competent():
+    j = judge(op.STUDY, _results([60.0, 62.0, 58.0], FAST, DAMPED))
+    assert j.competent and j.verdict.kind == "supported"
+    assert [c.agrees for c in j.comparisons] == [True, True]
+
+
+def test_evidence_is_declared():
+    get_study("optimizers")._check_evidence()
