@@ -18,7 +18,8 @@ to the size of the chain's factors, |h − g| / (2(|a| + |target|) · |x_k|) wit
 (f′ counted at its bound 1): a plain scaled error |h − g| / |g| would blow float64 rounding up where a cancels
 against the target or a saturated unit's f′ = 1 − a² cancels, although both paths are exact. Each run keeps the
 largest error over its draws and the four gradients. No training: the computation is exact up to float64 rounding,
-so a fixed tolerance decides and the seeds only pick the inputs.
+so a fixed tolerance decides and the seeds only pick the inputs (no competence requirement; the full profile
+costs seconds).
 Quick: 200 draws per seed; full: 1,000.
 """
 
@@ -33,7 +34,7 @@ import torch
 from ..layers import create_act as create_torch_act
 from ..scratch import create_act
 from ..scratch.explain import explain_backprop
-from ._base import Context, Results, Study, Table, Verdict
+from ._base import Anchor, Context, Results, Study, Table, Verdict
 from ._registry import register_study
 
 ARMS = ("sigmoid", "tanh")
@@ -192,6 +193,28 @@ def figure(r: Results):
     return fig
 
 
+def _rhw(r: Results) -> tuple[str, bool | None]:
+    fz = max(float(np.max(r.values(arm, "max_err_fz"))) for arm in r.arms)
+    return f"hand chain rule with f′ at the pre-activation z against autograd: largest scaled error {fz:.1e}", fz <= TOL
+
+
+def _baydin(r: Results) -> tuple[str, bool | None]:
+    fz = max(float(np.max(r.values(arm, "max_err_fz"))) for arm in r.arms)
+    return f"{fz:.1e} between two independent float64 evaluations", fz <= TOL
+
+
+LITERATURE = (
+    Anchor("Rumelhart, Hinton & Williams (1986), Learning representations by back-propagating errors", "eqs. 1–5",
+           "logistic units, squared error", "∂E/∂x_j = ∂E/∂y_j · y_j(1 − y_j), where x_j is the unit's total input "
+           "(its pre-activation, our z) and y_j its output; then ∂E/∂w_ji = ∂E/∂x_j · y_i", _rhw,
+           "their x_j is the pre-activation; read as an input x1 or x2 of the neuron, 'f′(x)' is a different quantity"),
+    Anchor("Baydin, Pearlmutter, Radul & Siskind (2018), Automatic differentiation in machine learning: a survey",
+           "§3.2 (reverse mode)", "any composition of differentiable elementary operations", "reverse-mode automatic "
+           "differentiation applies the chain rule exactly: its gradients equal the analytic ones up to floating-point "
+           "rounding", _baydin, "none expected"),
+)  # fmt: skip
+
+
 STUDY = register_study(
     Study(
         id="chain-rule",
@@ -214,5 +237,7 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
+        trains=False,
+        literature=LITERATURE,
     )
 )

@@ -8,7 +8,7 @@ import matplotlib
 import pytest
 import torch
 
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study, judge
 from cnnlab.studies import activation_depth as ad
 from cnnlab.studies._activation import steps_to
 from cnnlab.studies._base import Context
@@ -19,26 +19,29 @@ WOBBLE = (-0.01, 0.0, 0.01)  # per-seed shift, shared by the arms (paired)
 GOOD = (0.2, 0.80)  # (log10 gradient ratio, mean accuracy over the run) of an arm that trains well
 
 
-def _arm(log_ratio: float, speed: float, spread=(0.0, 0.0, 0.0)) -> tuple[dict, ...]:
+def _arm(log_ratio: float, speed: float, spread=(0.0, 0.0, 0.0), final=None) -> tuple[dict, ...]:
     return tuple(
         {"log_ratio": log_ratio + w, "log_ratio_init": log_ratio, "speed": speed + w + s,
-         "steps_to_90": 60 if speed > 0.7 else None, "final_accuracy": speed + 0.1, "diverged": False,
-         "checks": [0, 5, 10], "accuracy": [0.1, speed, speed + 0.1]}
+         "steps_to_90": 60 if speed > 0.7 else None, "final_accuracy": speed + 0.15 if final is None else final,
+         "diverged": False, "checks": [0, 5, 10], "accuracy": [0.1, speed, speed + 0.1], "lr": 0.03,
+         "tuning_speed": [0.5, speed, 0.2]}
         for w, s in zip(WOBBLE, spread, strict=True)
     )  # fmt: skip
 
 
-def _results(sigmoid=(-12.0, 0.10), tanh=(-6.0, 0.30), spread=(0.0, 0.0, 0.0), family=GOOD) -> Results:
+def _results(sigmoid=(-12.0, 0.10), tanh=(-6.0, 0.30), spread=(0.0, 0.0, 0.0), family=GOOD, final=None) -> Results:
     runs = {}
     for arm in ad.ARMS:
         act, _ = ad.split_arm(arm)
         base = {"sigmoid": sigmoid, "tanh": tanh}.get(act, family)
-        runs[arm] = _arm(*base, spread if act in ("sigmoid", "tanh") else (0.0, 0.0, 0.0))
+        runs[arm] = _arm(
+            *base, spread if act in ("sigmoid", "tanh") else (0.0, 0.0, 0.0), final if act == "relu" else None
+        )
     return Results("activation-depth", "quick", ad.PROFILES["quick"], (0, 1, 2), runs)
 
 
 def test_arms_cover_every_activation_at_every_depth():
-    assert len(ad.ARMS) == 15
+    assert len(ad.ARMS) == 10 and ad.DEPTHS == (5, 20)
     assert ad.split_arm("leaky_relu-20") == ("leaky_relu", 20)
     assert ad.DECIDE_DEPTH == 20
 
@@ -81,19 +84,54 @@ def test_steps_to_is_the_first_check_at_the_target():
 def test_table_and_figures():
     r = _results()
     t = ad.table(r)
-    assert len(t.rows) == 15 and t.rows[0][:2] == ("sigmoid", "5")
-    assert t.rows[0][5] == "> 10" and t.rows[2][5] == "60"
+    assert len(t.rows) == 10 and t.rows[0][:3] == ("sigmoid", "5", "0.03")
+    assert t.rows[0][6] == "> 10" and t.rows[2][6] == "60"
     figs = ad.figure(r)
     assert len(figs) == 2 and all(f.axes[0].get_xlabel() == "hidden layers" for f in figs)
 
 
-def test_one_short_run():
+def test_judged_with_competence_and_premise():
+    met = judge(ad.STUDY, _results())
+    assert met.competent and met.premise_met and met.verdict.kind == "supported"
+    under = judge(ad.STUDY, _results(final=0.55))  # the 20-layer ReLU net did not learn the digits
+    assert under.verdict.kind == "inconclusive" and under.verdict.sentence.startswith("Undertrained:")
+    assert "55.0%" in under.verdict.sentence
+    absent = judge(ad.STUDY, _results(sigmoid=(-0.5, 0.1)))  # the deep sigmoid net's gradients do not vanish
+    assert absent.verdict.kind == "inconclusive" and absent.verdict.sentence.startswith("Premise absent:")
+
+
+def test_declares_its_evidence():
+    study = get_study("activation-depth")
+    study._check_evidence()
+    assert study.version == ad.VERSION == 2 and study.revisions[-1].version == 2
+
+
+def test_the_rate_is_tuned_on_the_tuning_seed(monkeypatch):
+    seen = []
+
+    def fake(act, depth, lr, seed, ctx):
+        seen.append((lr, seed))
+        return {"speed": {0.01: 0.5, 0.03: 0.7, 0.1: 0.6}[lr]}
+
+    monkeypatch.setattr(ad, "train_arm", fake)
+    monkeypatch.setattr(ad, "_TUNED", {})
+    lr, speeds = ad.tuned_lr("relu", 5, Context("quick", ad.PROFILES["quick"]))
+    assert lr == 0.03 and speeds == [0.5, 0.7, 0.6]
+    assert {seed for _, seed in seen} == {ad.TUNE_SEED} and ad.TUNE_SEED not in range(0, 5)
+    ad.tuned_lr("relu", 5, Context("quick", ad.PROFILES["quick"]))
+    assert len(seen) == 3  # tuned once per process
+
+
+def test_one_short_run(monkeypatch):
+    monkeypatch.setattr(ad, "LRS", (0.03,))  # one rate: the tuning is tested above
+    monkeypatch.setattr(ad, "_TUNED", {})
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         n = ad.run("relu-5", 0, Context("quick", {**ad.PROFILES["quick"], "epochs": 1}))
     finally:
         torch.set_num_threads(threads)
+    assert n["lr"] == 0.03 and len(n["tuning_speed"]) == 1
     steps = math.ceil(1442 / 64)
     assert n["checks"] == list(range(0, steps + 1, 5))
     assert len(n["accuracy"]) == len(n["checks"]) and n["accuracy"][0] < 0.3  # chance-level before training

@@ -8,7 +8,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study, judge
 from cnnlab.studies import chain_rule as cr
 from cnnlab.studies._base import Context
 
@@ -99,3 +99,14 @@ def test_table_and_figure_draw_synthetic_results():
     assert [row[0] for row in t.rows] == list(cr.ARMS) and t.rows[0][1] == "2.0e-16"
     fig = cr.figure(r)
     assert len(fig.axes) == len(cr.ARMS) and fig.axes[0].get_xlabel() == "∂l/∂w1 by autograd"
+
+
+def test_closed_form_study_with_anchors():
+    study = get_study("chain-rule")
+    study._check_evidence()
+    assert not study.trains and len(study.literature) == 2
+    row = {"max_err_fz": 3e-16, "max_err_fx": 0.9, "max_err_fx1": 0.9, "max_err_fx2": 0.95, "median_err_fx": 0.1,
+           "share_fx_within_tol": 0.1}  # fmt: skip
+    r = Results("chain-rule", "quick", cr.PROFILES["quick"], (0, 1, 2), {a: (row,) * 3 for a in cr.ARMS})
+    j = judge(study, r)
+    assert j.verdict.kind == "nuanced" and [c.agrees for c in j.comparisons] == [True, True]

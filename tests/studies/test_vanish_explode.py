@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cnnlab import create
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study, judge
 from cnnlab.studies import vanish_explode as ve
 from cnnlab.studies._base import Context
 
@@ -164,3 +164,25 @@ def test_table_and_figures():
     for fig in figs:
         assert len(fig.axes) == 3 and fig.axes[0].get_yscale() == "log"
         matplotlib.pyplot.close(fig)
+
+
+def test_closed_form_study_with_anchors():
+    study = get_study("vanish-explode")
+    study._check_evidence()
+    assert not study.trains and len(study.literature) == 4
+
+
+def test_anchors_compare_with_the_prediction():
+    arms = {}
+    for arm in ve.ARMS:
+        act, init = ve._arm(arm)
+        gain = float(init.split(":")[1])
+        signal = {"none": gain, "relu": gain}.get(act, 1.17 if gain == 2 else gain)
+        arms[arm] = tuple({"signal_factor": signal, "weight_factor": 1.0, "predicted_factor": signal, "signal_r2": 1.0}
+                          for _ in range(3))  # fmt: skip
+    r = Results("vanish-explode", "quick", ve.PROFILES["quick"], (0, 1, 2), arms)
+    comparisons = judge(ve.STUDY, r).comparisons
+    assert [c.agrees for c in comparisons] == [True, True, True, True]
+    off = {**arms, "relu-1": tuple({**row, "signal_factor": 1.5} for row in arms["relu-1"])}
+    he = judge(ve.STUDY, Results("vanish-explode", "quick", ve.PROFILES["quick"], (0, 1, 2), off)).comparisons[1]
+    assert he.agrees is False and "×1.500" in he.here
