@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -93,17 +94,20 @@ def accuracy(model: torch.nn.Module, data: TensorDataset, batch: int = 512) -> f
 def shared(
     ctx: Context, kind: str, config: dict[str, Any], seed: int, compute: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
-    """The numbers of a training that several studies or arms run alike, computed once per study cache.
+    """The numbers of a training that several studies or arms run alike (a shared arm, a tuning run), computed once
+    per study cache, and once per process without one.
 
     `config` must hold everything that determines the numbers (model, data, budget, the code's version for this
     kind of training) and nothing else: two calls with equal configs and seeds share one training. The returned
     dict gains 'shared_hit' (1 when read back, 0 when computed here), so a study's compute can be accounted for.
     """
-    numbers, hit = shared_numbers(
-        Path(ctx.cache_dir) if ctx.cache_dir else None,
-        kind,
-        {**config, "device": ctx.device, "real_data": bool(ctx.data_dir)},
-        seed,
-        compute,
-    )
+    full = {**config, "device": ctx.device, "real_data": bool(ctx.data_dir)}
+    key = (kind, seed, ctx.cache_dir, json.dumps(full, sort_keys=True, default=str))
+    if key in _SHARED:
+        return {**_SHARED[key], "shared_hit": 1}
+    numbers, hit = shared_numbers(Path(ctx.cache_dir) if ctx.cache_dir else None, kind, full, seed, compute)
+    _SHARED[key] = numbers
     return {**numbers, "shared_hit": int(hit)}
+
+
+_SHARED: dict[tuple, dict[str, Any]] = {}  # this process's shared trainings (every cache, and none)

@@ -38,7 +38,6 @@ plus the tuning seed, each a walk over up to 6 rates and 5 depths of 5 epochs on
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -46,7 +45,7 @@ import torch
 
 from ..engine import Callback, TrainingDiverged, TrainState
 from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
-from ._common import accuracy, digit_data, fit
+from ._common import accuracy, digit_data, fit, shared
 from ._registry import register_study
 from .evidence import reaches
 from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, UNCLEAR, effect, mean_std
@@ -59,6 +58,7 @@ STABLE_ACC = 0.80  # "trains": last-epoch training accuracy reached (chance is 1
 MIN_SPEEDUP = 1.5  # BatchNorm must need at most 1/1.5 of the steps to count as faster
 MIN_GRID_STEPS = 1.0  # the largest stable lr or depth must move by at least one grid step to matter
 DATA_SEED = 0  # draws the validation hold-out, the same for every arm and seed
+VERSION = 2
 TUNE_SEED = 999  # the seed whose sweep picks each arm's rate for the speed part; never one of the measured seeds
 
 PROFILES = {
@@ -141,11 +141,16 @@ def fastest_index(sweep: dict[str, Any]) -> int:
     return max(stable, key=lambda i: sweep["lr_val_acc"][i], default=0)
 
 
-@lru_cache(maxsize=8)
-def _tuned_index(arm: str, profile: str, data_dir: str | None, device: str) -> int:
-    ctx = STUDY.context(profile, device=device, data_dir=data_dir)
+def _tuned_index(ctx: Context, arm: str) -> int:
+    """The grid index the tuning seed's sweep picks for `arm`: swept once per study cache (`_common.shared`),
+    whichever worker and measured seed asks first."""
     train, val, test = _split(ctx)
-    return fastest_index(_lr_sweep(arm, TUNE_SEED, ctx, train, val, test))
+    config = {"study": "batchnorm", "version": VERSION, "arm": arm, "params": dict(ctx.params), "grid": LRS}
+
+    def tune() -> dict[str, int]:
+        return {"index": fastest_index(_lr_sweep(arm, TUNE_SEED, ctx, train, val, test))}
+
+    return shared(ctx, "tuning", config, TUNE_SEED, tune)["index"]
 
 
 def _depth_sweep(arm: str, seed: int, ctx: Context, train, test) -> dict[str, Any]:
@@ -169,7 +174,7 @@ def _depth_sweep(arm: str, seed: int, ctx: Context, train, test) -> dict[str, An
 def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:
     train, val, test = _split(ctx)
     sweep = _lr_sweep(arm, seed, ctx, train, val, test)
-    tuned = _tuned_index(arm, ctx.profile, ctx.data_dir, ctx.device)
+    tuned = _tuned_index(ctx, arm)
     steps = sweep["lr_steps"][tuned] if sweep["lr_stable"][tuned] else None
     sweep["tuned_lr"] = LRS[tuned]
     sweep["reached"] = steps is not None
@@ -362,7 +367,7 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
-        version=2,
+        version=VERSION,
         requirements=COMPETENCE,
         literature=LITERATURE,
         revisions=REVISIONS,

@@ -36,19 +36,19 @@ repeated in each of two workers (estimated from the quick units scaled by steps)
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
-from ._common import StepRecorder, digit_data, fit
+from ._common import StepRecorder, digit_data, fit, shared
 from ._gradient import full_loss, log_ratio, pick_lr, sci, train_tensors
 from ._nets import FAILS, HOLDS, combine, part
 from ._registry import register_study
 from .evidence import reaches, requirement
 from .stats import NEGATIVE, effect, mean_std
 
+VERSION = 2
 ARMS = ("floor-constant", "floor-step", "floor-cos", "interp-constant", "interp-cos")
 REGIMES = ("floor", "interp")
 MIN_NOISE_RATIO = 1.5  # the constant rate's end-of-run loss spread must be ≥ 1.5× cosine's to count as unsteadier
@@ -78,23 +78,25 @@ def _config(epochs: int, width: int, schedule: str, lr: float) -> dict[str, Any]
             "step_size": math.ceil(epochs / 3), "gamma": 0.1}  # fmt: skip
 
 
-@lru_cache(maxsize=16)
-def _peak_lr(schedule: str, epochs: int, width: int, data_dir: str | None, device: str) -> float:
-    ctx = Context("tune", {"epochs": epochs}, device=device, data_dir=data_dir)
+def _peak_lr(ctx: Context, schedule: str, epochs: int, width: int) -> float:
+    """The grid rate with the lowest final full training loss on the tuning seed: tuned once per study cache
+    (`_common.shared`), whichever worker and measured seed asks first."""
     data = digit_data(ctx)
-    x, y = train_tensors(data[0], device)
+    x, y = train_tensors(data[0], ctx.device)
 
     def final_train_loss(lr: float) -> float:
         return full_loss(fit(ctx, TUNE_SEED, data, **_config(epochs, width, schedule, lr)).model, x, y)
 
-    return pick_lr(LR_GRID, final_train_loss)
+    config = {"study": "lr-schedule", "version": VERSION, "schedule": schedule, "epochs": epochs, "width": width,
+              "grid": LR_GRID}  # fmt: skip
+    return shared(ctx, "tuning", config, TUNE_SEED, lambda: {"lr": pick_lr(LR_GRID, final_train_loss)})["lr"]
 
 
 def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:
     regime, schedule = parse_arm(arm)
     width, epochs = ctx["width"][regime], ctx["epochs"][regime]
     data = digit_data(ctx)
-    lr = _peak_lr(schedule, epochs, width, ctx.data_dir, ctx.device)
+    lr = _peak_lr(ctx, schedule, epochs, width)
     steps = StepRecorder()
     result = fit(ctx, seed, data, callbacks=[steps], **_config(epochs, width, schedule, lr))
     x, y = train_tensors(data[0], ctx.device)
@@ -351,7 +353,7 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
-        version=2,
+        version=VERSION,
         requirements=(COMPETENCE_DIGITS, PREMISE_FLOOR),
         literature=LITERATURE,
         revisions=REVISIONS,

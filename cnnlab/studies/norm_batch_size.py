@@ -31,7 +31,6 @@ steps).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,7 @@ import torch
 
 from ..engine import TrainingDiverged
 from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
-from ._common import digit_data, fit
+from ._common import digit_data, fit, shared
 from ._gradient import pick_lr
 from ._registry import register_study
 from .evidence import reaches
@@ -52,6 +51,7 @@ SMALL, REFERENCE = 2, 32  # the drop is accuracy at batch 32 minus accuracy at b
 MIN_DROP = 0.03  # a drop, or a difference of drops, of 3 accuracy points is the smallest that matters
 LR_GRID = (0.03, 0.1, 0.3)  # SGD rates at batch 32, tuned per norm; batch b runs at lr · b / 32
 TUNE_SEED = 999  # the seed of the tuning runs; never one of the measured seeds
+VERSION = 2
 GROUPS = 4  # GroupNorm groups (divides 16 and 32 channels)
 DATA_SEED = 0  # draws the training subset of the quick profile, the same for every arm and seed
 
@@ -93,16 +93,21 @@ def _fit(ctx: Context, seed: int, norm: str, batch: int, lr: float):
                momentum=0.9, schedule="cos", epochs=ctx["epochs"], model_kwargs={"widths": (16, 32)})  # fmt: skip
 
 
-@lru_cache(maxsize=16)
-def _tuned_lr(norm: str, epochs: int, n_train: int | None, data_dir: str | None, device: str) -> float:
-    """The grid rate at batch 32 with the lowest last-epoch training loss on the tuning seed."""
-    ctx = Context("tune", {"epochs": epochs, "n_train": n_train}, device=device, data_dir=data_dir)
-    return pick_lr(LR_GRID, lambda lr: _fit(ctx, TUNE_SEED, norm, REFERENCE, lr).history[-1]["train_loss"])
+def _tuned_lr(ctx: Context, norm: str) -> float:
+    """The grid rate at batch 32 with the lowest last-epoch training loss on the tuning seed: tuned once per study
+    cache (`_common.shared`), whichever worker and measured seed asks first."""
+    config = {"study": "norm-batch-size", "version": VERSION, "norm": norm, "params": dict(ctx.params),
+              "grid": LR_GRID}  # fmt: skip
+
+    def tune() -> dict[str, float]:
+        return {"lr": pick_lr(LR_GRID, lambda lr: _fit(ctx, TUNE_SEED, norm, REFERENCE, lr).history[-1]["train_loss"])}
+
+    return shared(ctx, "tuning", config, TUNE_SEED, tune)["lr"]
 
 
 def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:
     norm, batch = parse_arm(arm)
-    lr = learning_rate(_tuned_lr(norm, ctx["epochs"], ctx["n_train"], ctx.data_dir, ctx.device), batch)
+    lr = learning_rate(_tuned_lr(ctx, norm), batch)
     try:
         result = _fit(ctx, seed, norm, batch, lr)
     except TrainingDiverged:
@@ -283,7 +288,7 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
-        version=2,
+        version=VERSION,
         requirements=COMPETENCE,
         literature=LITERATURE,
         revisions=REVISIONS,

@@ -40,7 +40,7 @@ import torch
 
 from ..engine import create_optimizer, create_schedule
 from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
-from ._common import StepRecorder, digit_data, fit
+from ._common import StepRecorder, digit_data, fit, shared
 from ._gradient import LossTracker, pick_lr, sci, steps_to, train_tensors
 from ._nets import FAILS, HOLDS, UNDECIDED, combine, part
 from ._registry import register_study
@@ -151,9 +151,9 @@ def _digits_config(ctx: Context, arm: str, lr: float) -> dict[str, Any]:
             "schedule": schedule}  # fmt: skip
 
 
-@lru_cache(maxsize=8)
-def _lr_digits(optimizer: str, epochs: int, width: int, data_dir: str | None, device: str) -> float:
-    ctx = Context("tune", {"epochs": epochs, "width": width}, device=device, data_dir=data_dir)
+def _lr_digits(ctx: Context, optimizer: str) -> float:
+    """The grid rate with the lowest mean training loss on the tuning seed: tuned once per study cache
+    (`_common.shared`), whichever worker and measured seed asks first."""
     data = digit_data(ctx)
 
     def mean_train_loss(lr: float) -> float:
@@ -161,7 +161,9 @@ def _lr_digits(optimizer: str, epochs: int, width: int, data_dir: str | None, de
         fit(ctx, TUNE_SEED, data, callbacks=[rec], **_digits_config(ctx, optimizer, lr))
         return float(np.mean(rec.loss))
 
-    return pick_lr(LR_GRID, mean_train_loss)
+    config = {"study": "optimizers", "version": 1, "optimizer": optimizer, "epochs": ctx["epochs"],
+              "width": ctx["width"], "grid": LR_GRID}  # fmt: skip
+    return shared(ctx, "tuning", config, TUNE_SEED, lambda: {"lr": pick_lr(LR_GRID, mean_train_loss)})["lr"]
 
 
 def _tuned(arm: str) -> str:
@@ -193,7 +195,7 @@ def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:
             f"{problem}_dist": np.linalg.norm(path[::every] - np.asarray(minimum), axis=1),
         }
     data = digit_data(ctx)
-    lr = _lr_digits(_tuned(arm), ctx["epochs"], ctx["width"], ctx.data_dir, ctx.device)
+    lr = _lr_digits(ctx, _tuned(arm))
     x, y = train_tensors(data[0], ctx.device)
     tracker = LossTracker(x, y, first_steps=10**9, marks_per_epoch=1, batch=64)
     result = fit(ctx, seed, data, callbacks=[tracker], **_digits_config(ctx, arm, lr))

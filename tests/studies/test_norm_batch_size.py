@@ -122,10 +122,8 @@ def test_table_and_figure_render():
 
 
 def test_one_quick_run_trains(one_thread, monkeypatch):
-    monkeypatch.setattr(nb, "LR_GRID", (0.1,))  # one tuning run, not three
-    nb._tuned_lr.cache_clear()
+    monkeypatch.setattr(nb, "LR_GRID", (0.1,))  # one tuning run, not three (the grid is part of its key)
     ctx = nb.Context("quick", {"epochs": 1, "n_train": None})
     out = nb.run("group-b32", 0, ctx)  # 46 steps: fast, and the group spec must build
-    nb._tuned_lr.cache_clear()
     assert out["diverged"] is False and out["steps"] == 46
     assert out["lr"] == 0.1 and 0.0 <= out["test_accuracy"] <= 1.0

@@ -1,0 +1,79 @@
+"""The committed reference results cannot go stale or be faked: every record was measured under the current
+design, deciding the records again gives the committed verdicts, and the cheapest units measured again give the
+committed numbers bit for bit (on the CPU, with one torch thread, as they were measured)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnlab.studies import get_study, list_studies, load_reference
+from cnnlab.studies.cache import Unit
+from cnnlab.studies.runner import run_unit
+
+REFERENCE = Path(__file__).parents[2] / "results" / "reference"
+MNIST = Path(__file__).parents[3] / "shared" / "data" / "mnist-t10k"  # beside the clone, where it exists
+RECORDS = sorted(REFERENCE.glob("*/full/*/seed-*.json"))
+VERDICTS = sorted(REFERENCE.glob("*/full/verdict.json"))
+needs_records = pytest.mark.skipif(not RECORDS, reason="no reference results committed under results/reference")
+
+
+def _record(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@needs_records
+def test_every_committed_record_was_measured_under_the_current_design():
+    stale = []
+    for path in RECORDS:
+        record = _record(path)
+        assert record["study"] in list_studies(), f"{path}: no study {record['study']!r}"
+        study = get_study(record["study"])
+        if record["digest"] != study.digest("full", real_data=record["real_data"]):
+            stale.append(f"{study.id} ({path.relative_to(REFERENCE)})")
+    assert not stale, "design changed without re-running the reference: " + ", ".join(sorted(set(stale))[:10])
+
+
+@needs_records
+def test_deciding_the_committed_records_gives_the_committed_verdicts():
+    committed = {_record(p)["study"]: _record(p) for p in VERDICTS}
+    results = {r.study.id: r for r in load_reference(REFERENCE)}
+    assert set(committed) == set(results), "every decided study has its verdict.json and no other"
+    for study_id, result in results.items():
+        saved = committed[study_id]
+        assert list(result.results.seeds) == saved["seeds"], study_id
+        assert result.verdict.kind == saved["verdict"]["kind"], study_id
+        assert result.verdict.sentence == saved["verdict"]["sentence"], study_id
+        assert [c.met for c in result.checks] == [c["met"] for c in saved["checks"]], study_id
+
+
+def _cheapest(n: int) -> list[dict]:
+    """The `n` committed units of studies that train with the fewest seconds, one per study."""
+    units, seen = [], set()
+    for record in sorted((_record(p) for p in RECORDS), key=lambda r: r["seconds"]):
+        if record["study"] not in seen and get_study(record["study"]).trains:
+            seen.add(record["study"])
+            units.append(record)
+    return units[:n]
+
+
+@needs_records
+@pytest.mark.parametrize("rank", range(3))
+def test_the_cheapest_units_measured_again_give_the_committed_numbers(rank):
+    units = _cheapest(3)
+    if rank >= len(units):
+        pytest.skip(f"only {len(units)} committed units of studies that train")
+    record = units[rank]
+    if record["real_data"] and not MNIST.is_dir():
+        pytest.skip(f"{record['study']} was measured on MNIST, which is not at {MNIST}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(record["environment"]["torch_threads"])
+    try:
+        unit = Unit(record["study"], "full", record["arm"], record["seed"])
+        again = run_unit(get_study(unit.study), unit, data_dir=str(MNIST) if record["real_data"] else None)
+    finally:
+        torch.set_num_threads(threads)
+    drop = {"shared_hit"}  # whether a shared training was read back depends on the cache, not on the numbers
+    numbers = {k: v for k, v in json.loads(json.dumps(again["numbers"])).items() if k not in drop}
+    assert numbers == {k: v for k, v in record["numbers"].items() if k not in drop}
