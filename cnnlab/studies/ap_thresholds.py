@@ -13,7 +13,13 @@ Design: one arm, `jittered`: synthetic detections made from the ground truth of 
 probability 0.95, its four sides moved by Gaussian noise (σ = 0.5 px), its score 1/(1 + |noise|) plus uniform
 noise, its class wrong with probability 0.05; one false positive (a random box, a random class, a low score) per
 four images. The seed draws the noise. cnnlab.metrics.coco_evaluate scores them; then every predicted box moves
-right by k = 0..6 px and is scored again. Exact computation of the metric on fixed detections.
+right by k = 0..6 px and is scored again. Exact computation of the metric on fixed detections: no training (no
+competence requirement); the full profile costs a few seconds.
+
+Literature: PASCAL VOC (Everingham et al. 2010) counts a detection correct at IoU > 0.5 and scores each class by
+the area under its interpolated precision–recall curve (11 recall points in VOC 2007); COCO (Lin et al. 2014 and
+its evaluation code) averages that area, on 101 recall points, over the ten IoU thresholds 0.50:0.05:0.95 and
+calls it AP, the primary metric, because it rewards better localization.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import torch
 
 from ..metrics import coco_evaluate
 from ..metrics.plot import mean_pr_curve
-from ._base import Context, Results, Study, Table, Verdict
+from ._base import Anchor, Context, Results, Study, Table, Verdict
 from ._common import shapes_data
 from ._registry import register_study
 from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, effect, mean_std
@@ -171,6 +177,40 @@ def figure(r: Results):
     return [fig1, fig2]
 
 
+def _coco(r: Results) -> tuple[str, bool | None]:
+    arm = r.arms[0]
+    err = max(float(r.values(arm, key).max()) for key in ("ap_error", "class_error"))
+    return f"COCO mAP equals the mean over 10 thresholds × classes of the curve areas to {err:.1e}", err <= IDENTITY_TOL
+
+
+def _voc(r: Results) -> tuple[str, bool | None]:
+    err = float(r.values(r.arms[0], "ap50_error").max())
+    return f"AP50 equals the area under the class-mean curve at IoU 0.5 to {err:.1e}", err <= IDENTITY_TOL
+
+
+def _localization(r: Results) -> tuple[str, bool | None]:
+    arm = r.arms[0]
+    gap = effect(r.values(arm, "drop_coco"), r.values(arm, "drop50"), MIN_GAP)
+    here = f"a {SHIFT_K}-px shift costs COCO mAP {gap.interval.format(100, unit=' pts')} more than mAP-50"
+    return here, None if gap.direction not in (POSITIVE, NEGATIVE, NEGLIGIBLE) else gap.direction == POSITIVE
+
+
+LITERATURE = (
+    Anchor("Lin, Maire, Belongie, Hays, Perona, Ramanan, Dollár & Zitnick (2014), Microsoft COCO; the COCO "
+           "detection evaluation (cocodataset.org, pycocotools)", "detection evaluation, 'Metrics'",
+           "AP of box detections, 101 recall points, up to 100 detections per image",
+           "AP is averaged over 10 IoU thresholds 0.50:0.05:0.95 (the primary challenge metric); AP50 is the PASCAL "
+           "VOC metric", _coco, "none expected: cnnlab's evaluation equals pycocotools' precision array exactly"),
+    Anchor("Everingham, Van Gool, Williams, Winn & Zisserman (2010), The PASCAL Visual Object Classes (VOC) "
+           "Challenge", "Sec. 4.2", "VOC 2007 detection", "a detection is correct when its IoU with a ground-truth "
+           "box exceeds 0.5; AP is the area under the interpolated precision–recall curve (11 recall points)", _voc,
+           "cnnlab interpolates on COCO's 101 recall points, not VOC 2007's 11"),
+    Anchor("Lin et al. (2014), Microsoft COCO; the COCO detection evaluation", "detection evaluation, 'Metrics'",
+           "the same metric", "averaging over IoU thresholds rewards detectors with better localization (stated, "
+           "no number)", _localization, "our detections are synthetic, jittered ground truth, not a detector's"),
+)  # fmt: skip
+
+
 STUDY = register_study(
     Study(
         id="ap-thresholds",
@@ -194,5 +234,7 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
+        trains=False,
+        literature=LITERATURE,
     )
 )

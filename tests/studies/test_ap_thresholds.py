@@ -73,3 +73,16 @@ def test_table_and_figures():
     r = _results()
     assert len(at.table(r).rows) == 3
     assert len(at.figure(r)) == 2
+
+
+def test_anchors_agree_on_exact_averages_and_not_when_they_fail():
+    from cnnlab.studies import get_study
+    from cnnlab.studies.evidence import judge
+
+    study = get_study("ap-thresholds")
+    study._check_evidence()
+    assert not study.trains and not study.requirements_for("quick")
+    j = judge(study, _results())
+    assert j.verdict.kind == "supported" and [c.agrees for c in j.comparisons] == [True, True, True]
+    bad = judge(study, _results(error=1e-3))
+    assert bad.comparisons[0].agrees is False and "Unlike Lin" in bad.verdict.sentence

@@ -15,8 +15,9 @@ matplotlib.use("Agg")
 
 def _results(iou_grad=0.0, giou_grad=0.02, error=1e-9, formula=0.0) -> Results:
     def arm(grad, extra):
-        return tuple({"max_rel_error": error, "min_disjoint_grad": grad, "max_disjoint_grad": grad * 2,
-                      "gaps_over_width": [0.0, 1.0], "grad_norm": [grad, grad], **extra} for _ in range(3))  # fmt: skip
+        curve = {"gaps_over_width": [0.0, 1.0], "grad_norm": [grad, grad], "disjoint": [True, True]}
+        return tuple({"max_rel_error": error, "min_disjoint_grad": grad, "max_disjoint_grad": grad * 2, **curve,
+                      **extra} for _ in range(3))  # fmt: skip
 
     runs = {"iou": arm(iou_grad, {}), "giou": arm(giou_grad, {"formula_error": formula})}
     return Results("giou-gradient", "quick", gg.PROFILES["quick"], (0, 1, 2), runs)
@@ -70,3 +71,19 @@ def test_one_run_figure_and_table():
     assert gg.decide(r).kind == "supported"
     assert len(gg.table(r).rows) == 2
     assert gg.figure(r) is not None
+
+
+def test_anchors_agree_with_a_plateau_and_a_weakening_pull():
+    from cnnlab.studies import get_study
+    from cnnlab.studies.evidence import judge
+
+    study = get_study("giou-gradient")
+    study._check_evidence()
+    assert not study.trains and not study.requirements_for("full")
+    r = _results()
+    runs = {arm: tuple({**run, "disjoint": [False, True, True], "grad_norm": [0.05, 0.04, 0.01]} for run in runs)
+            for arm, runs in r.runs.items()}  # fmt: skip
+    j = judge(study, Results(r.study, r.profile, r.params, r.seeds, runs))
+    assert [c.agrees for c in j.comparisons] == [True, True] and "25%" in j.comparisons[1].here
+    flat = judge(study, _results(iou_grad=0.1, giou_grad=1e-6))
+    assert flat.comparisons[0].agrees is False
