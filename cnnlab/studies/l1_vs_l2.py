@@ -18,6 +18,12 @@ for a cosine schedule over T steps), so a weight the data do not hold shrinks e-
 weight as hard as λ₂ does, λ₁ = λ₂·E|w₀| (E|w₀| over the freshly initialized weight matrices), so over the run L1
 alone would move that weight exactly to zero. Measured on the final weight matrices: the share with |w| < 1e-3
 (the threshold of the rule) and < 1e-2, the histogram of log₁₀|w|, and Σw².
+
+Competence: every arm still classifies (≥ 93% test accuracy on the 8×8 digits and on MNIST), so a count of near-zero
+weights is never that of a net a penalty crushed. Budget: every arm takes the same SGD steps at the same rate; the
+arms differ in a penalty, not in how they optimize, and the strengths are set from that shared schedule, so one
+shared rate is the fair setting (a rate tuned per arm would change the strengths the rule derives from it). Full
+profile: MNIST, 4 arms × 5 seeds; one unit measured 22 s of one core (96.4%), about 8 core-minutes.
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ from ..data import TensorDataset
 from ..engine import TrainConfig
 from ..engine.penalties import penalized_parameters
 from ..engine.setup import build_model
-from ._base import Context, Results, Study, Table, Verdict
+from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
 from ._common import digit_data, fit
 from ._registry import register_study
-from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, effect, mean_std
+from .evidence import reaches
+from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, UNCLEAR, effect, mean_std
 
 ARMS = ("none", "l1", "l2", "dropout")
 NEAR_ZERO = 1e-3  # |w| below this counts as (near) zero; fixed before any run
@@ -45,10 +52,11 @@ MIN_SPARSITY = 0.10  # L1 must leave ≥ 10 points more of the weights near zero
 MIN_SHRINK = math.log(1 / 0.9)  # a shrink of Σw² matters from 10% on (paired difference of ln Σw²)
 DROPOUT = 0.5  # Srivastava et al. 2014: p = 0.5 for hidden units
 LR, BATCH = 0.1, 32  # plain SGD: lr per step; batch in images
+MIN_DIGITS, MIN_MNIST = 0.93, 0.93  # competence: every arm's test accuracy (8×8 digits; MNIST 8,000 / 2,000)
 HIST_EDGES = np.linspace(-6.0, 0.0, 25)  # log10|w| bins of a quarter decade; values outside land in the end bins
 
 PROFILES = {
-    "quick": {"epochs": 30, "width": 64, "depth": 2},
+    "quick": {"epochs": 20, "width": 64, "depth": 2},
     "full": {"epochs": 30, "width": 128, "depth": 2},
 }
 
@@ -220,6 +228,67 @@ def _rule_text() -> str:
     )
 
 
+ALL_ARMS = {"none": "the unregularized MLP", "l1": "the L1 arm", "l2": "the L2 arm", "dropout": "the dropout arm"}
+REQUIREMENTS = (
+    reaches("competence", ALL_ARMS, "test_accuracy", at_least=MIN_DIGITS, profiles=("quick",),
+            basis="the mlp with cnnlab's generic defaults reaches 97.5 / 97.2% on the 8×8 digits (seeds 0 / 1, "
+            "docs/training.md); 93% leaves 4.5 points for plain SGD and a penalty one decay time strong"),
+    reaches("competence", ALL_ARMS, "test_accuracy", at_least=MIN_MNIST, profiles=("full",),
+            basis="a 2-layer MLP of 300 hidden units reaches 95.3% on MNIST trained on all 60,000 images (LeCun et "
+            "al. 1998, Fig. 9: 4.7% test error, not re-checked here); 93% leaves 2 points for 8,000 training images"),
+)  # fmt: skip
+
+
+def _sparsity_here(r: Results) -> tuple[str, bool | None]:
+    sparse = effect(r.values("l1", "near_zero"), r.values("l2", "near_zero"), MIN_SPARSITY)
+    here = (f"L1 leaves {np.mean(r.values('l1', 'near_zero')) * 100:.1f}% of the weights below {NEAR_ZERO:g}, L2 "
+            f"{np.mean(r.values('l2', 'near_zero')) * 100:.1f}%")  # fmt: skip
+    return here, sparse.direction == POSITIVE if sparse.direction != UNCLEAR else None
+
+
+def _dropout_here(r: Results) -> tuple[str, bool | None]:
+    shrink = effect(np.log(r.values("dropout", "sq_norm")), np.log(r.values("none", "sq_norm")), MIN_SHRINK)
+    here = f"dropout multiplies Σw² by {math.exp(shrink.mean):.2f}"
+    return here, shrink.direction == NEGATIVE if shrink.direction != UNCLEAR else None
+
+
+LITERATURE = (
+    Anchor(
+        source="Tibshirani (1996), Regression shrinkage and selection via the lasso",
+        where="Sec. 2 and Fig. 2 (the lasso's and ridge's constraint regions)",
+        setting="linear regression with an L1 (lasso) or L2 (ridge) constraint on the coefficients",
+        published="the lasso sets some coefficients exactly to 0; ridge shrinks every coefficient and sets none to 0 "
+        "(qualitative)",
+        compare=_sparsity_here,
+        differs="a ReLU MLP trained by SGD is not a convex regression: an L1 step hops around 0 instead of landing on "
+        "it, so 'near zero' (|w| < 1e-3) stands in for 'exactly zero'.",
+    ),
+    Anchor(
+        source="Wager, Wang & Liang (2013), Dropout training as adaptive regularization",
+        where="Sec. 2 (dropout as a penalty, second-order expansion)",
+        setting="generalized linear models (logistic regression), dropout on the inputs",
+        published="to second order, dropout adds an L2 penalty on the weights scaled by the Fisher information "
+        "(qualitative: dropout acts like an adaptive L2 penalty)",
+        compare=_dropout_here,
+        differs="their result is for a linear model; in a deep ReLU MLP with inverted dropout (activations scaled "
+        "by 1/(1−p) in training) the penalty is not L2's, and the weights can grow to make up for dropped units.",
+    ),
+)
+
+REVISIONS = (
+    Revision(
+        version=1,
+        change="competence: every arm must reach ≥ 93% test accuracy (8×8 digits; MNIST 8,000 / 2,000); published "
+        "anchors beside the verdict; quick 20 epochs instead of 30 (the strengths follow the steps by their rule)",
+        why="a share of near-zero weights means something only in a net that still classifies; the fewer epochs "
+        "leave quick compute to the architecture studies, whose nets need it to learn",
+        before="nuanced, quick: L1−L2 near-zero +35 pts, dropout Σw² ×1.15 (seeds 0–2)",
+        after="nuanced, quick: L1−L2 near-zero +36 pts, dropout Σw² ×1.07 (95% CI ×1.05 to ×1.09), every arm "
+        "competent (95.8–97.4%; seeds 0–2); one full unit (none, MNIST): 96.4%; full verdict not yet measured (the "
+        "reference run)",
+    ),
+)
+
 STUDY = register_study(
     Study(
         id="l1-vs-l2",
@@ -230,9 +299,11 @@ STUDY = register_study(
         question=f"With L1 and L2 of matched strength, how many more weights end below |w| < {NEAR_ZERO:g} under L1 "
         "than under L2, does L2 shrink Σw² without zeroing weights, and does dropout shrink Σw²?",
         design="Arms: none, L1, L2, dropout (p = 0.5). MLP with 2 hidden layers of 64 ReLU units (quick) or 128 "
-        "(full); plain SGD lr 0.1 with cosine decay, batch 32, 30 epochs; digits (quick) or MNIST 8,000 / 2,000 "
-        "(full). Strengths by rule: λ₂·Σlr_t = 1 (one decay time over the run) and λ₁ = λ₂·E|w₀| (equal pull on an "
-        "average initial weight).",
+        "(full); plain SGD lr 0.1 with cosine decay, batch 32, 20 epochs (quick) or 30 (full), the same steps and rate "
+        "for every arm; "
+        "digits (quick) or MNIST 8,000 / 2,000 (full). Strengths by rule: λ₂·Σlr_t = 1 (one decay time over the "
+        "run) and λ₁ = λ₂·E|w₀| (equal pull on an average initial weight). Every arm must still classify. Full: "
+        "about 8 core-minutes.",
         rule=_rule_text(),
         arms=ARMS,
         profiles=PROFILES,
@@ -240,5 +311,8 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
+        requirements=REQUIREMENTS,
+        literature=LITERATURE,
+        revisions=REVISIONS,
     )
 )

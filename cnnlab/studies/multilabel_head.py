@@ -15,15 +15,23 @@ sigmoid exceeds 0.5; `softmax` trains softmax cross-entropy against the label di
 image's |Y| labels). The engine's 'ce' loss takes one class id per image, so the softmax arm trains on each image
 repeated once per label, each copy with one of its labels: the sum of those losses is |Y| times the cross-entropy
 against the label distribution, whose minimum puts 1/|Y| on each label. The copies are about 2.3 per image, so the
-softmax arm runs for proportionally fewer epochs: about as many optimizer steps as the sigmoid arm. Its rule: predict
-every class whose probability is at least half the largest. That needs no knowledge of how many labels an image has
-(picking the top |Y| would be an oracle; it is reported as an upper bound, not judged) and recovers the label set
-exactly when the net matches the label distribution. Metrics on the test images: macro F1 (the deciding number),
-exact match, and mAP (macro average precision per class, threshold-free: it judges the ranking, not the rule).
-Single-label arms `sigmoid-single` and `softmax-single` train the same net on one-shape images (16×16 px, difficulty
-0, data seed 51) with 'bce' and 'ce'; both predict the arg max. Held fixed: small_cnn (3×3 conv-BN-ReLU stages at
-8, 16, 32 channels, 2×2 max pools, flatten + FC head), Adam at lr 0.003 with cosine decay, batch 32, the epochs per
-profile. The seed sets the initial weights and the data order.
+softmax arm runs for proportionally fewer epochs: about as many optimizer steps as the sigmoid arm. Its rule:
+predict every class whose probability is at least half the largest. That needs no knowledge of how many labels an
+image has (picking the top |Y| would be an oracle; it is reported as an upper bound, not judged) and recovers the
+label set exactly when the net matches the label distribution. Metrics on the test images: macro F1 (the deciding
+number), exact match, and mAP (macro average precision per class, threshold-free: it judges the ranking, not the
+rule). Single-label arms `sigmoid-single` and `softmax-single` train the same net on one-shape images (16×16 px,
+difficulty 0, data seed 51) with 'bce' and 'ce'; both predict the arg max. Held fixed: small_cnn (3×3 conv-BN-ReLU
+stages at 16, 32, 64 channels, 2×2 max pools, flatten + FC head) and the optimizer of cnnlab's default recipe for
+small_cnn on shapes: Adam at lr 3e-3 with cosine decay, batch 64, without augmentation (it slows a short schedule).
+Quick: 500 multi-label and 600 single-label images for 5 epochs, a check of the pipeline that stays below competence
+(a net needs about ten times the samples to rank the labels); full: 6,000 each for 10 epochs. Budget: about equal
+steps for both outputs. One rate for both: the arms differ in the output's loss only, and Adam normalizes each
+parameter's step. The seed sets the initial weights and the data order. Competence: the sigmoid arm (the standard
+multi-label output) ranks the labels with an mAP ≥ 80% (a random ranking scores the class prevalence, about 23%),
+and both single-label arms name a shape ≥ 90% of the time (≥ 97% in the full profile). Full profile: 5 seeds of
+60,000 samples per arm, estimated from a measured sigmoid unit at 96,000 samples (with crops and flips; mAP 91.9%)
+at 9–18 core-minutes.
 """
 
 from __future__ import annotations
@@ -34,30 +42,28 @@ import torch
 
 from ..data import TensorDataset
 from ..metrics.classification import multilabel_average_precision, multilabel_precision_recall_f1
-from ._base import Context, Results, Study, Table, Verdict
+from ._arch_family import EASY_SHAPES, RECIPE
+from ._base import Anchor, Context, Results, Revision, Study, Table, Verdict
 from ._common import fit, shapes_data
 from ._nets import FAILS, HOLDS, UNDECIDED, combine, outputs, part
 from ._registry import register_study
-from .stats import effect, mean_std
+from .evidence import reaches
+from .stats import NEGATIVE, NEGLIGIBLE, POSITIVE, UNCLEAR, effect, mean_std
 
 ARMS = ("sigmoid", "softmax", "sigmoid-single", "softmax-single")
 MIN_F1 = 0.05  # per-class sigmoids must reach ≥ 5 more points of macro F1 (each class decided on its own)
-MIN_MAP = 0.5  # the comparison means something only if the better multi-label arm ranks the labels this well
+MIN_MAP = 0.8  # competence: the sigmoid arm's mAP (a random ranking scores the prevalence, about 0.23)
+MIN_SINGLE = {"quick": 0.90, "full": 0.97}  # competence: both single-label arms' test accuracy
 MAX_SINGLE_LOSS = 0.02  # softmax "suits picking one class" if it loses < 2 accuracy points to sigmoids (CI above −2)
 SIGMOID_THRESHOLD = 0.5  # the engine's multi-label threshold
 SOFTMAX_RATIO = 0.5  # softmax arm: predict every class with probability ≥ this fraction of the largest
 
 PROFILES = {
-    "quick": {"n_multi": 800, "n_single": 800, "n_test": 400, "epochs": 8, "single_epochs": 6, "widths": [8, 16, 32]},
-    "full": {
-        "n_multi": 8000,
-        "n_single": 8000,
-        "n_test": 2000,
-        "epochs": 20,
-        "single_epochs": 15,
-        "widths": [8, 16, 32],
-    },
-}
+    "quick": {"n_multi": 500, "n_single": 600, "n_test": 500, "epochs": 5, "single_epochs": 5,
+              "widths": [16, 32, 64]},
+    "full": {"n_multi": 6000, "n_single": 6000, "n_test": 2000, "epochs": 10, "single_epochs": 10,
+             "widths": [16, 32, 64]},
+}  # fmt: skip
 DIFFICULTY = 0.0
 DATA_SEED = 51
 MULTI_SIZE, SINGLE_SIZE = 32, 16
@@ -110,8 +116,7 @@ def label_set_metrics(targets: torch.Tensor, predicted: torch.Tensor, scores: to
 
 
 def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:
-    common = {"model": "small_cnn", "batch_size": 32, "lr": 0.003, "optimizer": "adam",
-              "model_kwargs": {"widths": tuple(ctx["widths"])}}  # fmt: skip
+    common = {"model": "small_cnn", "model_kwargs": {"widths": tuple(ctx["widths"])}, **RECIPE}
     if arm.endswith("-single"):
         data = _single(ctx)
         loss = "bce" if arm.startswith("sigmoid") else "ce"
@@ -172,10 +177,6 @@ def decide(r: Results) -> Verdict:
         f"{single.interval.format(100, unit=' pts')}); softmax sums to 1 within {sums:.0e}; {len(r.seeds)} seeds"
     )
     short = f"macro F1 {multi.mean * 100:+.1f} pts for sigmoid"
-    best_map = max(float(r.values(arm, "map").mean()) for arm in ("sigmoid", "softmax"))
-    if best_map < MIN_MAP:
-        return Verdict("inconclusive", f"The nets did not learn the multi-label task at this budget (best mAP "
-                       f"{best_map * 100:.1f}% < {MIN_MAP * 100:.0f}%): {numbers}.", short)  # fmt: skip
     if kind == "supported":
         sentence = f"Softmax suited one label and per-class sigmoids were needed for several: {numbers}."
     elif kind == "refuted":
@@ -221,6 +222,95 @@ def figure(r: Results):
     return fig
 
 
+def _single_requirement(profile: str):
+    floor = MIN_SINGLE[profile]
+    basis = f"{EASY_SHAPES}; " + ("90% leaves 10 points for images of 16 px and 3,000 training samples"
+                                  if profile == "quick" else "97% is within 3 points of it")  # fmt: skip
+    return reaches("competence", {"sigmoid-single": "the one-shape sigmoid net", "softmax-single": "the one-shape "
+                   "softmax net"}, "test_accuracy", at_least=floor, profiles=(profile,), basis=basis)  # fmt: skip
+
+
+REQUIREMENTS = (
+    reaches("competence", {"sigmoid": "the multi-label sigmoid net"}, "map", at_least=MIN_MAP, what="test mAP",
+            basis="a random ranking scores each class's prevalence, about 23% here (2.3 shapes of 10 classes per "
+            "image), and a small CNN names a single difficulty-0 shape 99.9% of the time (benchmarks/README.md); "
+            "a net that learned the shapes of each cell ranks them far above 80%"),
+    _single_requirement("quick"),
+    _single_requirement("full"),
+)  # fmt: skip
+
+
+def _mahajan_here(r: Results) -> tuple[str, bool | None]:
+    multi = effect(r.values("sigmoid", "macro_f1"), r.values("softmax", "macro_f1"), MIN_F1)
+    here = f"macro F1 sigmoid − softmax {multi.interval.format(100, unit=' pts')}"
+    return here, None if multi.direction == UNCLEAR else multi.direction in (NEGATIVE, NEGLIGIBLE)
+
+
+def _beyer_here(r: Results) -> tuple[str, bool | None]:
+    single = effect(r.values("softmax-single", "test_accuracy"), r.values("sigmoid-single", "test_accuracy"),
+                    MAX_SINGLE_LOSS)  # fmt: skip
+    here = f"one shape per image: softmax − sigmoid {single.interval.format(100, unit=' pts')}"
+    return here, None if single.direction == UNCLEAR else single.direction != POSITIVE
+
+
+LITERATURE = (
+    Anchor(
+        source="Mahajan et al. (2018), Exploring the Limits of Weakly Supervised Pretraining",
+        where="Sec. 2 (loss function)",
+        setting="ResNeXt nets on billions of Instagram images with several hashtags each",
+        published="softmax cross-entropy against targets of 1/k on each of an image's k hashtags worked better than "
+        "per-class sigmoid outputs with binary cross-entropy (qualitative)",
+        compare=_mahajan_here,
+        differs="shapes with 1–4 of 10 classes per image and a small CNN; their measure was transfer accuracy after "
+        "pretraining, ours is macro F1 of the predicted label sets.",
+    ),
+    Anchor(
+        source="Beyer, Hénaff, Kolesnikov, Zhai & van den Oord (2020), Are we done with ImageNet?",
+        where="Sec. 5 (sigmoid loss)",
+        setting="ResNets on ImageNet, single-label training",
+        published="training with per-class sigmoid cross-entropy instead of softmax does not lose accuracy on "
+        "single-label ImageNet and helps on the multi-label reassessed labels (qualitative)",
+        compare=_beyer_here,
+        differs="one 16-px shape per image; their images hold several objects under a single label.",
+    ),
+)
+
+REVISIONS = (
+    Revision(
+        version=1,
+        change="the deciding metric changed from exact match of the label sets to macro F1, with a fair rule for "
+        "reading several labels from softmax (every class with at least half the largest probability) and the "
+        "top-|Y| oracle reported as an upper bound, not judged; verdicts below an mAP of 50% read as inconclusive",
+        why="exact match punishes a whole image for one wrong class and the oracle needs the true label count, "
+        "which no deployed rule has",
+        before="not measured",
+        after="inconclusive, quick: macro F1 −15.1 pts for sigmoid; the nets did not learn the task (seeds 0–2)",
+    ),
+    Revision(
+        version=2,
+        change="trained with the shapes recipe on a wider net (16-32-64 channels instead of 8-16-32, batch 64, crops "
+        "and flips); quick 1,200 multi-label and 1,500 single-label images for 6 epochs, full 8,000 each for 12; "
+        "the mAP floor in the rule became a competence requirement on the sigmoid arm (mAP ≥ 80%), with "
+        "single-label competence ≥ 90% (quick) or ≥ 97% (full)",
+        why="the nets did not learn the task, so no verdict on the outputs could be read from them",
+        before="inconclusive, quick: macro F1 −15.1 pts for sigmoid (seeds 0–2)",
+        after="inconclusive, quick: undertrained, sigmoid mAP 33.1% (needs 80%), single-label 46.1% and 65.1% "
+        "(need 90%) (seeds 0–2); one full unit (sigmoid, seed 0): mAP 91.9%, macro F1 84.8%",
+    ),
+    Revision(
+        version=2,
+        change="crops and flips dropped and the quick profile cut to 500 multi-label and 600 single-label images "
+        "for 5 epochs (from 1,200 and 1,500 for 6 with crops and flips); full 6,000 each for 10 epochs instead of "
+        "8,000 for 12, to fit the full profile's share",
+        why="with augmentation the quick nets stayed far below competence (sigmoid mAP 33.1%, single-label 46.1% "
+        "and 65.1%) while one full unit with it reached an mAP of 91.9%: the quick profile cannot reach competence "
+        "at its budget, so it spends less and checks the pipeline; the full profile decides",
+        before="inconclusive, quick: undertrained (sigmoid mAP 33.1%; seeds 0–2)",
+        after="inconclusive, quick: undertrained, sigmoid mAP 27.8% (needs 80%), single-label 37.2% and 63.8% "
+        "(need 90%) (seeds 0–2); full: not yet measured (the reference run)",
+    ),
+)
+
 STUDY = register_study(
     Study(
         id="multilabel-head",
@@ -234,11 +324,12 @@ STUDY = register_study(
         design="Multi-label arms (32×32 px, 2×2 cells, 1–4 shapes): sigmoid + binary cross-entropy, threshold 0.5; "
         "softmax + cross-entropy against the label distribution (each image repeated once per label), predicting "
         "every class with at least half the largest probability, trained for about as many steps. Single-label arms "
-        "(16×16 px): 'bce' vs 'ce', arg max. small_cnn 8-16-32 channels, flatten + FC; Adam lr 0.003, cosine decay, "
-        "batch 32; quick 8 epochs on 800 multi-label images and 6 on 800 single-label ones, full 20 and 15 epochs "
-        "on 8,000 each.",
-        rule=f"Inconclusive if neither multi-label arm reaches an mAP of {MIN_MAP * 100:.0f}% (the nets did not learn "
-        f"the task). Otherwise two parts: per-class sigmoids reach ≥ {MIN_F1 * 100:.0f} more points of macro F1 "
+        "(16×16 px): 'bce' vs 'ce', arg max. small_cnn 16-32-64 channels, flatten + FC; the shapes recipe's "
+        "optimizer: Adam lr 3e-3, cosine decay, batch 64, no augmentation, one rate for both outputs; quick 5 epochs "
+        "on 500 multi-label and 600 single-label images (below competence: a pipeline check), full 10 epochs on "
+        "6,000 each (about 9–18 core-minutes). Competence: the sigmoid net's mAP ≥ 80% and both single-label nets ≥ "
+        "90% (quick) or ≥ 97% (full).",
+        rule=f"Two parts: per-class sigmoids reach ≥ {MIN_F1 * 100:.0f} more points of macro F1 "
         "(95% CI of the paired difference above 0; negligible or reversed fails); and softmax loses less than "
         f"{MAX_SINGLE_LOSS * 100:.0f} accuracy points on one-shape images (CI above −{MAX_SINGLE_LOSS * 100:.0f}; "
         "fails if the CI lies below 0 with a mean loss of at least that). Supported if both hold, refuted if both "
@@ -250,5 +341,9 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
+        version=2,
+        requirements=REQUIREMENTS,
+        literature=LITERATURE,
+        revisions=REVISIONS,
     )
 )

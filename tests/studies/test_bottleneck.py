@@ -75,3 +75,18 @@ def test_table_and_figure():
     assert rows[0][1] == "1,179,648" and rows[1][1] == "69,632" and rows[1][-1] == "17.00 ± 0.00"
     fig = bn.figure(r)
     assert len(fig.axes) == 2
+
+
+def test_competence_gates_the_verdict():
+    from cnnlab.studies import get_study, judge
+
+    study = get_study("bottleneck")
+    study._check_evidence()
+    r = _results([0.76, 0.75, 0.77], [0.85, 0.86, 0.84])
+    undertrained = judge(study, r)
+    assert undertrained.verdict.kind == "inconclusive"
+    assert undertrained.verdict.sentence.startswith("Undertrained:") and "basic-block net reached 76.0%" in (
+        undertrained.verdict.sentence
+    )
+    learned = judge(study, _results([0.975, 0.985, 0.98], [0.98, 0.99, 0.985]))
+    assert learned.competent and learned.verdict.kind == learned.measured.kind == "supported"

@@ -46,3 +46,17 @@ def test_table_and_figure():
     assert t.rows[0][:3] == ("fc", "9,000", "2,890")
     fig = fh.figure(r)
     assert fig.axes[0].get_ylabel() == "accuracy (%)"
+
+
+def test_competence_gates_the_verdict():
+    from cnnlab.studies import get_study, judge
+
+    study = get_study("fc-head")
+    study._check_evidence()
+    undertrained = judge(study, _results([0.80, 0.82, 0.81], [0.60, 0.63, 0.61]))  # the FC net below 90%
+    assert undertrained.verdict.kind == "inconclusive"
+    assert undertrained.verdict.sentence.startswith("Undertrained:")
+    assert undertrained.measured.kind == "supported"
+    learned = judge(study, _results([0.950, 0.960, 0.970], [0.951, 0.959, 0.971]))
+    assert learned.competent and learned.verdict.kind == "nuanced"
+    assert len(learned.comparisons) == 2 and all(c.agrees for c in learned.comparisons)

@@ -112,7 +112,7 @@ def test_strength_rules():
 
     train, _ = digit_data(ctx)
     l1, l2 = lv.strengths(ctx, train)
-    assert l2 == pytest.approx(2 / (lv.LR * math.ceil(len(train) / lv.BATCH) * 30))
+    assert l2 == pytest.approx(2 / (lv.LR * math.ceil(len(train) / lv.BATCH) * lv.PROFILES["quick"]["epochs"]))
     # 64·64 + 64·64 + 64·10 weights from U(±1/√fan_in): E|w| = 1/(2√fan_in)
     counts, fans = (64 * 64, 64 * 64, 64 * 10), (64, 64, 64)
     expected = sum(c / (2 * math.sqrt(f)) for c, f in zip(counts, fans, strict=True)) / sum(counts)
@@ -130,3 +130,20 @@ def test_one_short_run():
     assert sum(numbers["hist"]) == numbers["n_weights"]
     assert 0 <= numbers["near_zero"] <= numbers["near_zero_loose"] <= 1
     assert numbers["lambda_l1"] == pytest.approx(numbers["lambda_l2"] * 0.0625, rel=0.03)
+
+
+def test_competence_gates_the_verdict():
+    from cnnlab.studies import get_study, judge
+
+    study = get_study("l1-vs-l2")
+    study._check_evidence()
+    r = _results()
+    crushed = {**r.runs, "l1": tuple(dict(run, test_accuracy=0.40) for run in r.runs["l1"])}
+    undertrained = judge(study, Results(r.study, r.profile, r.params, r.seeds, crushed))
+    assert undertrained.verdict.kind == "inconclusive" and undertrained.measured.kind == "supported"
+    assert undertrained.verdict.sentence.startswith("Undertrained:") and "L1 arm reached 40.0%" in (
+        undertrained.verdict.sentence
+    )
+    learned = judge(study, r)
+    assert learned.competent and learned.verdict.kind == "supported"
+    assert [c.agrees for c in learned.comparisons] == [True, True]

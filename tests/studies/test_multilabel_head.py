@@ -76,12 +76,23 @@ def test_nuanced_when_only_the_single_label_part_holds():
     assert "single-label part" in v.sentence
 
 
-def test_inconclusive_when_noisy_or_untrained():
+def test_inconclusive_when_noisy():
     noisy = ml.decide(_results([0.80, 0.60, 0.75], [0.65, 0.78, 0.70], [0.90, 0.91, 0.92], [0.91, 0.915, 0.925]))
     assert noisy.kind == "inconclusive"
-    untrained = ml.decide(_results(GOOD, POOR, [0.90, 0.91, 0.92], [0.91, 0.915, 0.925], maps=(0.4, 0.3)))
-    assert untrained.kind == "inconclusive"
-    assert "did not learn" in untrained.sentence and "40.0%" in untrained.sentence
+
+
+def test_competence_gates_the_verdict():
+    from cnnlab.studies import get_study, judge
+
+    study = get_study("multilabel-head")
+    study._check_evidence()
+    untrained = judge(study, _results(GOOD, POOR, [0.90, 0.91, 0.92], [0.91, 0.915, 0.925], maps=(0.4, 0.3)))
+    assert untrained.verdict.kind == "inconclusive" and untrained.measured.kind == "supported"
+    assert untrained.verdict.sentence.startswith("Undertrained:") and "40.0%" in untrained.verdict.sentence
+    single = judge(study, _results(GOOD, POOR, [0.80, 0.81, 0.82], [0.81, 0.815, 0.825], maps=(0.9, 0.8)))
+    assert single.verdict.sentence.startswith("Undertrained:") and "one-shape sigmoid net" in single.verdict.sentence
+    learned = judge(study, _results(GOOD, POOR, [0.90, 0.91, 0.92], [0.91, 0.915, 0.925], maps=(0.9, 0.8)))
+    assert learned.competent and learned.verdict.kind == "supported"
 
 
 def test_table_and_figure():

@@ -103,3 +103,24 @@ def test_table_and_figure():
     assert rows[0][1] == "7,378" and rows[2][-1] == "—"
     fig = pi.figure(r)
     assert fig.axes[0].get_ylabel() == "predictions unchanged (%)"
+
+
+def _with_accuracy(r: Results, accuracy: float) -> Results:
+    runs = {arm: tuple(dict(run, test_accuracy=accuracy) for run in rows) for arm, rows in r.runs.items()}
+    return Results(r.study, r.profile, r.params, r.seeds, runs)
+
+
+def test_competence_gates_the_verdict():
+    from cnnlab.studies import get_study, judge
+
+    study = get_study("pooling-invariance")
+    study._check_evidence()
+    r = _results(GAPS_HOLD, {"max": STEADY, "stride": SHAKY})
+    undertrained = judge(study, _with_accuracy(r, 0.7))
+    assert undertrained.verdict.kind == "inconclusive" and undertrained.measured.kind == "supported"
+    assert undertrained.verdict.sentence.startswith("Undertrained:") and "unpooled net reached 70.0%" in (
+        undertrained.verdict.sentence
+    )
+    learned = judge(study, _with_accuracy(r, 0.95))
+    assert learned.competent and learned.verdict.kind == "supported"
+    assert [c.agrees for c in learned.comparisons] == [True, True]  # equal accuracy; 80% kept under a 1-px shift
