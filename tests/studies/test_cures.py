@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from cnnlab import create
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study
 from cnnlab.studies import cures as cu
 from cnnlab.studies._base import Context
+from cnnlab.studies.evidence import judge
 
 matplotlib.use("Agg")
 
@@ -102,7 +103,7 @@ def test_each_arm_changes_one_thing():
         base = cu.arm_config(net, ctx)
         for cure in cu.CURES[net]:
             config = cu.arm_config(f"{net}+{cure}", ctx)
-            changed = {k for k in base.keys() | config.keys() if base.get(k) != config.get(k)}
+            changed = {k for k in base.keys() | config.keys() if base.get(k) != config.get(k)} - {"lr"}
             assert len(changed) == 1, (net, cure, changed)
     assert cu.arm_config("explode", ctx)["init"] == "he:2.0" and cu.arm_config("vanish", ctx)["act"] == "sigmoid"
     with pytest.raises(ValueError, match="no arm"):
@@ -124,10 +125,11 @@ def test_residual_mlp_starts_from_the_mlp_weights_and_adds_its_input():
 
 
 def test_two_short_runs():
-    exploded = cu.run("explode", 0, Context("quick", {"depth": 8, "width": 32, "epochs": 1}))
+    rates = {arm: 0.1 for arm in cu.ARMS}
+    exploded = cu.run("explode", 0, Context("quick", {"depth": 8, "width": 32, "epochs": 1, "lr": rates}))
     assert exploded["diverged"] and exploded["test_accuracy"] == pytest.approx(0.1)
     assert exploded["first_grad_norm"] > 10 and exploded["steps_to_target"] is None
-    vanished = cu.run("vanish", 0, Context("quick", {"depth": 2, "width": 16, "epochs": 1}))
+    vanished = cu.run("vanish", 0, Context("quick", {"depth": 2, "width": 16, "epochs": 1, "lr": rates}))
     assert not vanished["diverged"]
     assert len(vanished["first_layer_norms"]) == 3  # 2 hidden layers and the head
     assert vanished["log_depth_ratio_start"] < 0  # the first layer gets less gradient than the head
@@ -145,3 +147,49 @@ def test_table_ranks_and_figures():
     assert len(figs) == 2 and all(len(f.axes) == 2 for f in figs)
     for fig in figs:
         matplotlib.pyplot.close(fig)
+
+
+def test_every_arm_has_a_tuned_rate_from_the_grid():
+    for name in ("quick", "full"):
+        rates = cu.PROFILES[name]["lr"]
+        assert set(rates) == set(cu.ARMS) and set(rates.values()) <= set(cu.LR_GRID)
+    assert cu.TUNING_SEED not in (*range(5), *range(100, 105))  # never a measured seed
+    ctx = Context("quick", cu.PROFILES["quick"])
+    assert cu.arm_config("explode+init", ctx)["lr"] == cu.TUNED_LR["explode+init"]
+
+
+NUANCED = {"vanish+batchnorm": 0.96, "explode+batchnorm": 0.96, "explode+clip": 0.80, "explode+init": 0.96}
+
+
+def test_judge_keeps_the_rule_when_the_reference_learns_and_both_nets_fail_as_claimed():
+    r = _results(0.10, 0.10, NUANCED)
+    j = judge(cu.STUDY, r)
+    assert j.competent and j.premise_met
+    assert j.verdict == cu.decide(r) and j.verdict.kind == "nuanced"
+    assert [c.agrees for c in j.comparisons] == [True, True]
+
+
+def test_judge_undertrained_when_the_he_init_net_does_not_learn():
+    j = judge(cu.STUDY, _results(0.10, 0.10, {**NUANCED, "explode+init": 0.80}))
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Undertrained:")
+    assert "the ReLU net at He init (the standard MLP) reached 80.0%" in j.verdict.sentence
+
+
+def test_judge_premise_absent_when_the_sigmoid_gradients_do_not_vanish():
+    r = _results(0.10, 0.10, NUANCED)
+    runs = dict(r.runs, vanish=tuple({**run, "log_depth_ratio_start": -0.5} for run in r.runs["vanish"]))
+    j = judge(cu.STUDY, Results(r.study, r.profile, r.params, r.seeds, runs))
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Premise absent:")
+    assert "log10 depth ratio at the first step was -0.5" in j.verdict.sentence
+
+
+def test_judge_premise_absent_when_the_gain_2_net_does_not_explode():
+    r = _results(0.10, 0.10, NUANCED)
+    runs = dict(r.runs, explode=tuple({**run, "first_grad_norm": 3.0} for run in r.runs["explode"]))
+    j = judge(cu.STUDY, Results(r.study, r.profile, r.params, r.seeds, runs))
+    assert j.verdict.sentence.startswith("Premise absent:") and "×2 that of the He-init net" in j.verdict.sentence
+
+
+def test_evidence_is_declared():
+    get_study("cures")._check_evidence()
+    assert cu.STUDY.version == 2 and cu.STUDY.revisions[0].before.startswith("nuanced, quick")

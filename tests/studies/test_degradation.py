@@ -11,17 +11,21 @@ import torch
 
 import cnnlab
 from cnnlab.engine import TrainState
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study
 from cnnlab.studies import degradation as deg
 from cnnlab.studies._base import Context
 from cnnlab.studies._common import digit_data, fit
+from cnnlab.studies.evidence import judge
 
 matplotlib.use("Agg")
 
 SHALLOW_ERR = [0.03, 0.04, 0.035]
 
 
-def _run(layers: int, err: float, loss: float = 0.1, ratio: float = 1.0) -> dict:
+FLAT = [2.0, 0.5, 0.3, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]  # the last 20% of epochs change the loss by 0%
+
+
+def _run(layers: int, err: float, loss: float = 0.1, ratio: float = 1.0, first: float = 2.3, curve=FLAT) -> dict:
     return {
         "layers": layers,
         "train_error": err,
@@ -30,15 +34,18 @@ def _run(layers: int, err: float, loss: float = 0.1, ratio: float = 1.0) -> dict
         "grad_ratio": ratio,
         "grad_ratio_init": 4 * ratio,
         "steps": 138,
+        "first_loss": first,
         "loss_curve": [2.0, 1.0, 0.5, loss],
+        "epoch_train_loss": list(curve),
         "epoch_train_error": [0.5, 0.1, err],
     }
 
 
-def _results(plain_deep: list[float], resnet_deep: list[float], *, deep_loss: float = 0.1, ratio: float = 1.0):
+def _results(plain_deep: list[float], resnet_deep: list[float], *, deep_loss: float = 0.1, ratio: float = 1.0,
+             deep_first: float = 2.3, curve=FLAT):  # fmt: skip
     runs = {
         "plain-shallow": tuple(_run(8, e) for e in SHALLOW_ERR),
-        "plain-deep": tuple(_run(20, e, 0.9, ratio) for e in plain_deep),
+        "plain-deep": tuple(_run(20, e, 0.9, ratio, deep_first, curve) for e in plain_deep),
         "resnet-shallow": tuple(_run(8, e) for e in SHALLOW_ERR),
         "resnet-deep": tuple(_run(20, e, deep_loss) for e in resnet_deep),
     }
@@ -152,3 +159,49 @@ def test_gradient_ratio_exact():
         state.step = step
         ratio.on_after_backward(state)
     assert ratio.ratios == pytest.approx([0.2, 0.2])
+
+
+def test_judge_keeps_the_rule_when_converged_fitted_and_starting_alike():
+    r = _results(DEGRADED, NOT_DEGRADED)
+    j = judge(deg.STUDY, r)
+    assert j.competent and j.premise_met
+    assert j.verdict == deg.decide(r) and j.verdict.kind == "supported"
+    assert len(j.checks) == 3  # converged, shallow fits (quick's), same start
+
+
+def test_judge_undertrained_when_the_deep_plain_loss_is_still_falling():
+    falling = [2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]  # −33% over the last 20% of epochs
+    j = judge(deg.STUDY, _results(DEGRADED, NOT_DEGRADED, curve=falling))
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Undertrained:")
+    assert "plain-20 33%" in j.verdict.sentence and "supported" in j.verdict.sentence  # what the rule alone read
+    assert j.comparisons[0].agrees is None and "before convergence" in j.comparisons[0].here
+
+
+def test_a_fitted_training_set_counts_as_converged():
+    tiny = [2.0, 0.1, 0.05, 0.02, 0.01, 0.008, 0.006, 0.005, 0.004, 0.002]  # −50%, but below 0.01 nats
+    assert deg._converged(_results(DEGRADED, NOT_DEGRADED, curve=tiny))[0]
+
+
+def test_judge_undertrained_when_the_shallow_net_does_not_fit():
+    r = _results(DEGRADED, NOT_DEGRADED)
+    runs = dict(r.runs, **{"plain-shallow": tuple(_run(8, e) for e in (0.2, 0.25, 0.3))})
+    j = judge(deg.STUDY, Results(r.study, r.profile, r.params, r.seeds, runs))
+    assert j.verdict.sentence.startswith("Undertrained:")
+    assert "the shallow plain net reached 25.0%" in j.verdict.sentence
+
+
+def test_judge_premise_absent_when_the_deep_plain_net_starts_higher():
+    j = judge(deg.STUDY, _results(DEGRADED, NOT_DEGRADED, deep_first=3.0))
+    assert j.competent and not j.premise_met
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Premise absent:")
+    assert "gap +0.70" in j.verdict.sentence
+
+
+def test_literature_and_revisions():
+    j = judge(deg.STUDY, _results(DEGRADED, NOT_DEGRADED))
+    assert [c.agrees for c in j.comparisons] == [True, True]
+    assert "plain-20 − plain-8 final training error +28.2 pts" in j.comparisons[0].here
+    refuted = judge(deg.STUDY, _results([0.03, 0.035, 0.03], NOT_DEGRADED))
+    assert refuted.comparisons[0].agrees is False and "Unlike He, Zhang" in refuted.verdict.sentence
+    assert deg.STUDY.revisions[0].before.startswith("supported, quick")
+    get_study("degradation")._check_evidence()

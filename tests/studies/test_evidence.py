@@ -76,7 +76,7 @@ def test_a_disagreeing_anchor_says_why_in_the_sentence():
     j = judge(make(literature=(anchor,)), results([1.0, 1.01, 1.02], [0.0, 0.01, 0.02]))
     assert j.comparisons[0].here == "gain 1.00" and j.comparisons[0].agrees is False
     assert j.verdict.kind == "supported"
-    assert j.verdict.sentence.endswith("Unlike Doe & Roe (2001), Toys (Fig. 3): our toys are smaller")
+    assert j.verdict.sentence.endswith(". Unlike Doe & Roe (2001), Toys (Fig. 3): our toys are smaller.")
     agreeing = Anchor("Doe", "Fig. 1", "toys", "gain 1", lambda r: ("gain 1.00", True), "n/a")
     assert judge(make(literature=(agreeing,)), results([1.0] * 3, [0.0] * 3)).verdict.sentence.startswith("treated")
 

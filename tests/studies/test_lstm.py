@@ -10,15 +10,16 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study
 from cnnlab.studies import lstm as ls
 from cnnlab.studies._base import Context
+from cnnlab.studies.evidence import judge
 
 matplotlib.use("Agg")
 
 GRAD_T = [20, 50, 100, 200]
-LONG = {"grad_T": GRAD_T, "train_T": [20, 50, 100, 200]}
-SHORT = {"grad_T": GRAD_T, "train_T": [20]}
+LONG = {"grad_T": GRAD_T, "train_T": [20, 50, 100, 200], "steps": 3000, "batch": 64}
+SHORT = {"grad_T": GRAD_T, "train_T": [20], "steps": 600, "batch": 32}
 
 
 def _arm(init200: tuple[float, ...], mse_last: tuple[float, ...], n_train: int) -> tuple[dict, ...]:
@@ -140,3 +141,34 @@ def test_table_and_figures_draw_synthetic_results():
     assert t.rows[0][:2] == ("20", "rnn") and t.rows[-1][3] == "—"
     figs = ls.figure(r)
     assert len(figs) == 3 and all(f.axes[0].get_xlabel() for f in figs)
+
+
+def test_judge_keeps_the_rule_when_the_lstm_solves_the_task():
+    r = _results(LONG, (VANISHED, FAILED), ((-3.0, -2.5, -3.5), LEARNED))
+    j = judge(ls.STUDY, r)
+    assert j.competent and j.verdict == ls.decide(r) and j.verdict.kind == "supported"
+    assert "at T = 200 was 0.0150 ± 0.0050 (2/3 seeds ≤ 0.0167)" in j.checks[0].measured
+    assert [c.agrees for c in j.comparisons] == [True, True]
+
+
+def test_judge_undertrained_when_the_lstm_stays_near_the_constant_predictor():
+    r = _results(LONG, (VANISHED, FAILED), ((-3.0, -2.5, -3.5), (0.10, 0.12, 0.005)))
+    j = judge(ls.STUDY, r)
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Undertrained:")
+    assert "1/3 seeds" in j.verdict.sentence
+    assert j.comparisons[0].agrees is False  # 192,000 sequences, more than the published 74,000, and not solved
+    assert j.comparisons[1].agrees is None  # the LSTM did not learn: nothing to compare the RNN with
+    short = _results({**LONG, "steps": 400}, (VANISHED, FAILED), ((-3.0, -2.5, -3.5), (0.10, 0.12, 0.005)))
+    assert judge(ls.STUDY, short).comparisons[0].agrees is None  # 25,600 sequences: fewer than the published mean
+
+
+def test_judge_undertrained_when_trained_only_on_short_sequences():
+    j = judge(ls.STUDY, _results(SHORT, (VANISHED, FAILED), ((-3.0, -2.5, -3.5), LEARNED)))
+    assert j.verdict.sentence.startswith("Undertrained:") and "at T = 20" in j.verdict.sentence
+    assert [c.agrees for c in j.comparisons] == [None, None]
+
+
+def test_evidence_is_declared():
+    get_study("lstm")._check_evidence()
+    assert ls.STUDY.version == 2 and ls.STUDY.revisions[0].before.startswith("inconclusive, quick")
+    assert max(ls.PROFILES["quick"]["train_T"]) >= ls.LONG_T  # the quick profile trains where the claim is judged

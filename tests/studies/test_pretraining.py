@@ -11,9 +11,10 @@ import torch
 from cnnlab import create
 from cnnlab.engine import TrainState
 from cnnlab.layers import LinearNormAct
-from cnnlab.studies import Results
+from cnnlab.studies import Results, get_study
 from cnnlab.studies import pretraining as pt
 from cnnlab.studies._nets import FAILS, HOLDS, UNDECIDED
+from cnnlab.studies.evidence import judge
 from cnnlab.studies.stats import NEGATIVE, NEGLIGIBLE, POSITIVE
 from cnnlab.studies.stats import UNCLEAR as NOISY
 
@@ -109,3 +110,30 @@ def test_table_and_figures_draw_synthetic_results():
     assert [row[0] for row in t.rows] == list(pt.ARMS) and t.rows[1][1] == "75.0 ± 1.0"
     figs = pt.figure(r)
     assert len(figs) == 2 and figs[1].axes[0].get_xlabel().startswith("CPU time")
+
+
+def test_judge_keeps_the_rule_when_the_modern_net_learns_and_the_random_gradient_vanishes():
+    r = _results(RANDOM, (0.75, -2.7, 2.0), (0.97, 0.2, 1.0))
+    j = judge(pt.STUDY, r)
+    assert j.competent and j.premise_met
+    assert j.verdict == pt.decide(r) and j.verdict.kind == "nuanced"
+    assert [c.agrees for c in j.comparisons] == [True, True, True, True]
+
+
+def test_judge_undertrained_when_the_modern_net_does_not_learn():
+    j = judge(pt.STUDY, _results(RANDOM, (0.75, -2.7, 2.0), (0.85, 0.2, 1.0)))
+    assert j.verdict.kind == "inconclusive" and j.verdict.sentence.startswith("Undertrained:")
+    assert "the modern net (ReLU, BatchNorm, He init) reached 85.0%" in j.verdict.sentence
+
+
+def test_judge_premise_absent_when_the_random_gradient_does_not_vanish():
+    j = judge(pt.STUDY, _results((0.10, -0.4, 1.0), (0.75, -0.2, 2.0), (0.97, 0.2, 1.0)))
+    assert j.competent and j.verdict.sentence.startswith("Premise absent:")
+    assert "log10 first/last gradient ratio was -0.4 ± 0.0" in j.verdict.sentence
+
+
+def test_rates_and_evidence_are_declared():
+    get_study("pretraining")._check_evidence()
+    assert set(pt.TUNED_LR) == set(pt.ARMS) and set(pt.TUNED_LR.values()) <= set(pt.LR_GRID)
+    assert pt.TUNING_SEED not in (*range(5), *range(100, 105))
+    assert [r.version for r in pt.STUDY.revisions] == [1, 2] and "Depth 8 → 4" in pt.STUDY.revisions[0].change
