@@ -280,7 +280,7 @@ class Study:
                 raise ConfigError(f"study {self.id}: needs parameters and a seed count for profile {name!r}")
         if self.seeds["quick"] < 3 or self.seeds["full"] < 5:
             raise ConfigError(f"study {self.id}: the quick profile needs ≥ 3 seeds and the full one ≥ 5")
-        # TODO(before commit): self._check_evidence() once every study declares its requirements
+        self._check_evidence()
 
     def _check_evidence(self) -> None:
         if self.trains:

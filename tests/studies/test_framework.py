@@ -215,6 +215,7 @@ def test_run_must_return_json_numbers(toy, monkeypatch):
 
 def test_every_registered_study_is_complete():
     from cnnlab.studies import list_studies
+    from cnnlab.studies._registry import CURRICULUM
 
     for study_id in list_studies():
         study = get_study(study_id)
@@ -223,6 +224,9 @@ def test_every_registered_study_is_complete():
             assert text.strip() and "note" not in text.lower(), (study_id, text)
         assert study.seeds["quick"] >= 3 and study.seeds["full"] >= 5
         assert study.profiles["quick"] != study.profiles["full"], f"{study_id}: full must differ from quick"
+        study._check_evidence()  # a study that trains says what 'learned' means for every profile
+        if study_id in CURRICULUM:  # cnnlab's own studies (tests register toys)
+            assert study.literature, f"{study_id}: no published result beside the verdict"
 
 
 def test_results_values_align_by_seed():
