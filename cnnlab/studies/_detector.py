@@ -28,7 +28,7 @@ from .evidence import reaches
 
 VERSION = 1  # of this training code: part of every shared training's key
 TUNE_SEED = 999  # the seed of the runs that pick a per-arm rate; never one of the measured seeds
-LR_FACTORS = (0.5, 1.0, 2.0)  # the tuning grid: these multiples of the profile's peak rate
+LR_FACTORS = (0.5, 1.0, 2.0)  # the full profile's tuning grid: these multiples of its peak rate
 DEFAULT_ARM = {"merge": "concat", "upsample": "nearest"}  # tinydet's neck (with the GIoU loss: the recipe's)
 
 # Budgets of the detector studies: scenes, epochs, model, optimizer. `n_val` scenes of the test stream after the
@@ -36,10 +36,10 @@ DEFAULT_ARM = {"merge": "concat", "upsample": "nearest"}  # tinydet's neck (with
 PROFILES = {
     "quick": {"n_train": 448, "n_test": 200, "n_val": 128, "difficulty": 0.1, "data_seed": 11, "epochs": 4,
               "lr": 0.02, "weight_decay": 0.05, "warmup": 0.5, "augment": "flip,translate:2",
-              "widths": (8, 16, 32), "neck_width": 16, "head_stride": 2},
+              "widths": (8, 16, 32), "neck_width": 16, "head_stride": 2, "lr_factors": (1.0,)},
     "full": {"n_train": 10_000, "n_test": 2_000, "n_val": 1_000, "difficulty": 0.5, "data_seed": 0, "epochs": 7,
              "lr": 0.003, "weight_decay": 0.05, "warmup": 1.0, "augment": "flip,translate:2",
-             "widths": (16, 32, 64), "neck_width": 32, "head_stride": 2},
+             "widths": (16, 32, 64), "neck_width": 32, "head_stride": 2, "lr_factors": LR_FACTORS},
 }  # fmt: skip
 
 RECIPE_MAP, RECIPE_MAP50 = 0.743, 0.984  # the default recipe's test mAP and AP50 (benchmarks/README.md)
@@ -97,11 +97,14 @@ def _fit(ctx: Context, seed: int, data, box_loss: str, lr: float, model: dict[st
 
 
 def tuned_lr(ctx: Context, box_loss: str) -> tuple[float, dict[float, float]]:
-    """(the peak rate of LR_FACTORS × the profile's with the highest validation mAP for `box_loss` on TUNE_SEED,
-    every grid rate -> its validation mAP). Same steps and scenes as the measured runs; each tuning run is a shared
-    training (once per study cache)."""
+    """(the peak rate of the profile's `lr_factors` × its rate with the highest validation mAP for `box_loss` on
+    TUNE_SEED, every grid rate -> its validation mAP). Same steps and scenes as the measured runs; each tuning run is
+    a shared training (once per study cache). A grid of one factor tunes nothing: ({that rate}, {})."""
+    factors = tuple(ctx["lr_factors"])
+    if len(factors) == 1:
+        return float(ctx["lr"] * factors[0]), {}
     scores = {}
-    for factor in LR_FACTORS:
+    for factor in factors:
         lr = float(ctx["lr"] * factor)
         config = {"version": VERSION, "params": dict(ctx.params), "box_loss": box_loss, "lr": lr, "scored_on": "val"}
 

@@ -15,7 +15,7 @@ back to 16; identity shortcuts, BatchNorm, ReLU), each followed by a 2×2 max po
 depth in blocks. Held fixed: data (shapes at difficulty 0, data seed 41; the same images for every arm and seed) and
 the optimizer of cnnlab's default recipe for small_cnn on shapes: Adam at lr 3e-3 with cosine decay, batch 64,
 without the recipe's crops and flips (they slow a short schedule below competence and are not what the claim is
-about). Quick: 2,500 images of 16 px for 8 epochs; full: 6,000 images of 32 px for 10 epochs. The seed sets the
+about). Quick: 2,000 images of 16 px for 8 epochs; full: 6,000 images of 32 px for 10 epochs. The seed sets the
 initial weights and the data order. Budget: equal steps and samples (the bottleneck net is also cheaper per step,
 which the step time reports). One rate for both: the nets differ in the blocks' inner width only, and Adam
 normalizes each parameter's step. Competence: the basic-block net (the reference) must learn the shapes: ≥ 90% test
@@ -56,7 +56,7 @@ TIMING_STEPS = 10  # alternating forward + backward steps per net, after 2 warm-
 MIN_QUICK, MIN_FULL = 0.90, 0.97  # competence: the basic-block net's test accuracy (16 px; 32 px)
 
 PROFILES = {
-    "quick": {"n_train": 2500, "n_test": 1000, "image_size": 16, "epochs": 8, "width": 16},
+    "quick": {"n_train": 2000, "n_test": 1000, "image_size": 16, "epochs": 8, "width": 16},
     "full": {"n_train": 6000, "n_test": 2000, "image_size": 32, "epochs": 10, "width": 16},
 }
 DIFFICULTY = 0.0
@@ -245,6 +245,15 @@ REVISIONS = (
         "bottleneck net 90.1%), the basic-block net competent (seeds 0–2); full: not yet measured (the reference "
         "run)",
     ),
+    Revision(
+        version=3,
+        change="quick profile on 2,000 instead of 2,500 training images",
+        why="make demo must run the whole quick suite in 6 minutes on 2 cores; the competent nets had 6 points of "
+        "margin above their requirement",
+        before="nuanced, quick: 16.94× fewer weights, −6.1 pts (seeds 0–2; −7.2 on 100–102); the basic-block net "
+        "competent",
+        after="see the verdict below (quick, seeds 0–2)",
+    ),
 )
 
 STUDY = register_study(
@@ -262,7 +271,7 @@ STUDY = register_study(
         "small_cnn with a 16-channel stem and two stages of one residual block each (basic vs bottleneck 16 → 4 → "
         "16), 2×2 max pools, flatten + FC head. Same difficulty-0 shapes for every arm and seed; the shapes "
         "recipe's optimizer: Adam lr 3e-3, cosine decay, batch 64, no augmentation, equal steps; quick 8 epochs on "
-        "2,500 images of 16 px, full 10 epochs on 6,000 images of 32 px (about 9–19 core-minutes). Competence: the "
+        "2,000 images of 16 px, full 10 epochs on 6,000 images of 32 px (about 9–19 core-minutes). Competence: the "
         "basic-block net learns the shapes. Step time measured with the two nets' steps alternating; reported, not "
         "judged.",
         rule=f"Two parts: the 256-channel bottleneck holds ≥ {MIN_RATIO:g}× fewer weights than two 3×3 convs; and the "
@@ -276,7 +285,7 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
-        version=2,
+        version=3,
         requirements=REQUIREMENTS,
         literature=LITERATURE,
         revisions=REVISIONS,

@@ -13,7 +13,7 @@ the convolutional body (small_cnn: three stages of 3×3 conv-BN-ReLU at 16, 32, 
 max pool), the data (shapes at difficulty 0, data seed 21: the same images for every arm and seed) and the training,
 with the optimizer of cnnlab's default recipe for small_cnn on shapes: Adam at lr 3e-3 with cosine decay, batch 64.
 No augmentation: crops teach the translation invariance that global averaging builds in, which would blur what the
-head itself contributes. Quick: 2,500 images of 16 px for 8 epochs; full: 6,000 images of 32 px (a 4×4 map reaches
+head itself contributes. Quick: 2,000 images of 16 px for 8 epochs; full: 6,000 images of 32 px (a 4×4 map reaches
 the head) for 10 epochs. Budget: equal steps and samples for both heads. One learning rate for both: the heads
 differ in one linear layer, Adam normalizes each parameter's step so the head's different gradient scale does not
 change its step size, and the rate is the recipe's. The seed sets the initial weights and the data order. Train
@@ -41,7 +41,7 @@ MIN_GAIN = 0.02  # the smallest test-accuracy difference between the heads that 
 MIN_QUICK, MIN_FULL = 0.90, 0.97  # competence: the flatten + FC net's test accuracy (16 px; 32 px)
 
 PROFILES = {
-    "quick": {"n_train": 2500, "n_test": 1000, "image_size": 16, "epochs": 8, "widths": [16, 32, 64]},
+    "quick": {"n_train": 2000, "n_test": 1000, "image_size": 16, "epochs": 8, "widths": [16, 32, 64]},
     "full": {"n_train": 6000, "n_test": 2000, "image_size": 32, "epochs": 10, "widths": [16, 32, 64]},
 }
 DIFFICULTY = 0.0
@@ -177,6 +177,14 @@ REVISIONS = (
         after="supported, quick: FC − GAP +4.0 pts (95% CI 3.1 to 4.9; 97.0% vs 93.0%), the flatten + FC net "
         "competent (seeds 0–2); full: not yet measured (the reference run)",
     ),
+    Revision(
+        version=3,
+        change="quick profile on 2,000 instead of 2,500 training images",
+        why="make demo must run the whole quick suite in 6 minutes on 2 cores; the competent nets had 6 points of "
+        "margin above their requirement",
+        before="supported, quick: FC − GAP +4.0 pts (seeds 0–2; +5.0 on 100–102); the flatten + FC net competent",
+        after="see the verdict below (quick, seeds 0–2)",
+    ),
 )
 
 STUDY = register_study(
@@ -191,7 +199,7 @@ STUDY = register_study(
         design="Arms: flatten + FC (the 64×h×w map into one FC layer) and global average pool + FC, on the same "
         "small_cnn body (16-32-64 channels, 2×2 max pools). Same difficulty-0 shapes for every arm and seed; "
         "the shapes recipe's optimizer: Adam lr 3e-3, cosine decay, batch 64, no augmentation, one rate for both "
-        "heads, equal steps; quick 8 epochs on 2,500 images of 16 px, full 10 epochs on 6,000 images of 32 px "
+        "heads, equal steps; quick 8 epochs on 2,000 images of 16 px, full 10 epochs on 6,000 images of 32 px "
         "(about 11 core-minutes). Competence: the flatten + FC net learns the shapes.",
         rule=f"Supported if flatten + FC beats global average pooling by ≥ {MIN_GAIN * 100:.0f} test-accuracy points "
         f"(95% CI of the paired difference above 0); nuanced if the difference is negligible (CI within "
@@ -204,7 +212,7 @@ STUDY = register_study(
         decide=decide,
         table=table,
         figure=figure,
-        version=2,
+        version=3,
         requirements=REQUIREMENTS,
         literature=LITERATURE,
         revisions=REVISIONS,

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 
 WOBBLE = (-0.005, 0.0, 0.005)  # per-seed shift shared by the arms (paired)
 TINY = {**bl.PROFILES["quick"], "n_train": 96, "n_test": 16, "n_val": 16, "epochs": 1, "widths": (4, 8, 8),
-        "neck_width": 8}  # fmt: skip
+        "neck_width": 8, "lr_factors": det.LR_FACTORS}  # fmt: skip
 
 
 def _results(map75=None, maps=None, noise=(0.0, 0.0, 0.0), miss=0.2) -> Results:
@@ -83,6 +83,12 @@ def test_table_and_figure():
 def test_no_regression_cell_can_miss_its_target():
     # tinydet regresses from cells inside the box with positive distances: the premise is absent by construction
     assert bl.miss_share(Context("quick", TINY)) == 0.0
+
+
+def test_a_grid_of_one_factor_tunes_nothing():
+    lr, scores = det.tuned_lr(Context("quick", {**TINY, "lr_factors": (1.0,)}), "giou")
+    assert lr == TINY["lr"] and scores == {}
+    assert bl.PROFILES["quick"]["lr_factors"] == (1.0,) and bl.PROFILES["full"]["lr_factors"] == det.LR_FACTORS
 
 
 def test_tiny_training_run_tunes_and_returns_coco_numbers():
