@@ -212,15 +212,19 @@ def _checks_html(result: StudyResult) -> str:
 
 
 def _literature_html(result: StudyResult) -> str:
+    """Each published anchor beside our comparable number, as a list (long citations wrap on a phone)."""
     if not result.comparisons:
         return ""
-    agree = {True: "yes", False: "no", None: "not comparable here"}
-    rows = tuple(
-        (f"{c.anchor.source}, {c.anchor.where}", c.anchor.setting, c.anchor.published, c.here, agree[c.agrees])
+    agree = {True: '<span class="met">they agree</span>', False: '<span class="unmet">they disagree</span>',
+             None: "nothing comparable in this profile"}  # fmt: skip
+    items = "".join(
+        f"<li><b>{_e(c.anchor.source)}</b>, {_e(c.anchor.where)}. <i>Setting:</i> {_e(_stop(c.anchor.setting))} "
+        f"<i>Published:</i> {_e(_stop(c.anchor.published))} <i>Here:</i> {_e(_stop(c.here))} {agree[c.agrees]}"
+        + (f"; why ours may differ: {_e(_stop(c.anchor.differs))}" if c.agrees is False else ".")
+        + "</li>"
         for c in result.comparisons
     )
-    table = Table(("published in", "setting", "published", "here", "agree?"), rows)
-    return "<h3>Published beside ours</h3>" + table_html(table)
+    return f'<h3>Published beside ours</h3><ul class="checks">{items}</ul>'
 
 
 def _revisions_html(result: StudyResult) -> str:

@@ -150,7 +150,7 @@ def test_report_and_terminal_show_what_each_verdict_rests_on(toy):
     page = render_report([shown])
     assert "What the verdict rests on" in page and '<span class="met">met</span>' in page
     assert "Basis: scale 1 gives it 1.0" in page
-    assert "Published beside ours" in page and '<td class="num">gain 2.5</td><td class="num">gain 1.00</td>' in page
+    assert "Published beside ours" in page and "<i>Published:</i> gain 2.5. <i>Here:</i> gain 1.00." in page
     assert "Design history" in page and "<b>Version 1:</b> Scale 1 instead of 0.5." in page
     assert "1 of 1 quick verdicts of studies that train rest on nets that met their competence requirement" in page
     unmet = tuple(replace(c, met=False) if c.kind == "competence" else c for c in good.checks)
