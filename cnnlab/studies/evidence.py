@@ -100,12 +100,14 @@ def judge(study: Study, results: Results) -> Judgement:
         verdict = measured
         differing = [c for c in comparisons if c.agrees is False]
         if differing:
-            why = " ".join(f"Unlike {c.anchor.source} ({c.anchor.where}): {_stop(c.anchor.differs)}" for c in differing)
-            verdict = Verdict(measured.kind, f"{_stop(measured.sentence)} {why}", measured.number)
+            why = " ".join(
+                f"Unlike {c.anchor.source} ({c.anchor.where}): {full_stop(c.anchor.differs)}" for c in differing
+            )
+            verdict = Verdict(measured.kind, f"{full_stop(measured.sentence)} {why}", measured.number)
     return Judgement(verdict, measured, checks, comparisons)
 
 
-def _stop(text: str) -> str:
+def full_stop(text: str) -> str:
     """`text` ending in a full stop, so joined sentences read as sentences."""
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."

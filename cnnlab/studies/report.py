@@ -21,6 +21,7 @@ from .._io import atomic_write_text
 from ..errors import ConfigError
 from ._base import Table
 from .corrections import CORRECTIONS
+from .evidence import full_stop
 from .runner import StudyResult
 
 GENERATOR = "cnnlab study report"  # a file carrying this marker may be replaced by a new report
@@ -142,12 +143,6 @@ $provenance<dt>reproduce</dt><dd><code>$command</code></dd>
 """)
 
 
-def _stop(text: str) -> str:
-    """`text` ending in a full stop (revisions are written as phrases or sentences)."""
-    text = text.strip()
-    return text if text.endswith((".", "!", "?", ")")) else text + "."
-
-
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
@@ -218,9 +213,9 @@ def _literature_html(result: StudyResult) -> str:
     agree = {True: '<span class="met">they agree</span>', False: '<span class="unmet">they disagree</span>',
              None: "nothing comparable in this profile"}  # fmt: skip
     items = "".join(
-        f"<li><b>{_e(c.anchor.source)}</b>, {_e(c.anchor.where)}. <i>Setting:</i> {_e(_stop(c.anchor.setting))} "
-        f"<i>Published:</i> {_e(_stop(c.anchor.published))} <i>Here:</i> {_e(_stop(c.here))} {agree[c.agrees]}"
-        + (f"; why ours may differ: {_e(_stop(c.anchor.differs))}" if c.agrees is False else ".")
+        f"<li><b>{_e(c.anchor.source)}</b>, {_e(c.anchor.where)}. <i>Setting:</i> {_e(full_stop(c.anchor.setting))} "
+        f"<i>Published:</i> {_e(full_stop(c.anchor.published))} <i>Here:</i> {_e(full_stop(c.here))} {agree[c.agrees]}"
+        + (f"; why ours may differ: {_e(full_stop(c.anchor.differs))}" if c.agrees is False else ".")
         + "</li>"
         for c in result.comparisons
     )
@@ -231,8 +226,8 @@ def _revisions_html(result: StudyResult) -> str:
     if not result.study.revisions:
         return ""
     items = "".join(
-        f"<li><b>Version {r.version}:</b> {_e(_stop(r.change))} <i>Why:</i> {_e(_stop(r.why))} <i>Verdict "
-        f"before:</i> {_e(_stop(r.before))} <i>After:</i> {_e(_stop(r.after))}</li>"
+        f"<li><b>Version {r.version}:</b> {_e(full_stop(r.change))} <i>Why:</i> {_e(full_stop(r.why))} <i>Verdict "
+        f"before:</i> {_e(full_stop(r.before))} <i>After:</i> {_e(full_stop(r.after))}</li>"
         for r in result.study.revisions
     )
     return f"<h3>Design history</h3><ul>{items}</ul>"
@@ -477,6 +472,6 @@ def _format_evidence(study: Any) -> list[str]:
         lines += [f"  {a.source}, {a.where}: {a.published}\n    setting: {a.setting}" for a in study.literature]
     if study.revisions:
         lines.append("revisions:")
-        lines += [f"  v{r.version}: {_stop(r.change)} Why: {_stop(r.why)} Before: {_stop(r.before)} After: "
-                  f"{_stop(r.after)}" for r in study.revisions]  # fmt: skip
+        lines += [f"  v{r.version}: {full_stop(r.change)} Why: {full_stop(r.why)} Before: {full_stop(r.before)} After: "
+                  f"{full_stop(r.after)}" for r in study.revisions]  # fmt: skip
     return [line for line in lines if line]
