@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
 import platform
 import shlex
@@ -352,7 +353,17 @@ def load_reference(folder: str | Path) -> list[StudyResult]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return load_results(folder, profiles=("full",), empty_ok=True)
+    return [r for r in load_results(folder, profiles=("full",), empty_ok=True) if _finished(folder, r)]
+
+
+def _finished(folder: Path, result: StudyResult) -> bool:
+    """Whether `result` is a whole committed run: its verdict.json names the same seeds (a run still landing has
+    units but no verdict yet, and is not shown)."""
+    try:
+        saved = json.loads((folder / result.study.id / "full" / "verdict.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and saved.get("seeds") == list(result.results.seeds)
 
 
 def load_results(out: str | Path, *, profiles: Sequence[str] = PROFILES, empty_ok: bool = False) -> list[StudyResult]:

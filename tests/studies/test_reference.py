@@ -41,3 +41,10 @@ def test_cli_report_takes_a_reference_folder(toy, tmp_path, capsys):
     assert "reference verdict" in (tmp_path / "quick" / "report.html").read_text()
     assert main(["study", "report", str(tmp_path / "quick"), "--reference", str(tmp_path / "nope")]) == 2
     assert "--reference" in capsys.readouterr().err
+
+
+def test_a_reference_run_still_landing_is_not_shown(toy, tmp_path):
+    run_study("toy", profile="full", out=tmp_path / "ref")
+    assert len(load_reference(tmp_path / "ref")) == 1
+    (tmp_path / "ref" / "toy" / "full" / "verdict.json").unlink()  # units landed, the study not yet decided
+    assert load_reference(tmp_path / "ref") == []
