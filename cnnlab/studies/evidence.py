@@ -48,11 +48,13 @@ class Check:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A published anchor beside our number: `agrees` is True, False, or None where nothing comparable ran."""
+    """A published anchor beside our number: `agrees` is True, False, or None where nothing comparable ran (then
+    `unjudged` may say why, e.g. the nets did not learn)."""
 
     anchor: Anchor
     here: str
     agrees: bool | None
+    unjudged: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ def judge(study: Study, results: Results) -> Judgement:
     comparisons = tuple(_compare(anchor, results) for anchor in study.literature)
     undertrained = [c for c in checks if c.kind == "competence" and not c.met]
     absent = [c for c in checks if c.kind == "premise" and not c.met]
+    if undertrained or absent:  # numbers of nets that did not learn, or of another regime, neither agree nor disagree
+        why = "not judged: the nets did not learn" if undertrained else "not judged: the premise is absent"
+        comparisons = tuple(Comparison(c.anchor, c.here, None, why) for c in comparisons)
     rule_reading = f"(The rule alone would read these numbers as {measured.kind}: {measured.sentence})"
     if undertrained:
         failed = "; ".join(f"{c.measured} (needs {c.requirement.text})" for c in undertrained)

@@ -214,7 +214,8 @@ def _literature_html(result: StudyResult) -> str:
              None: "nothing comparable in this profile"}  # fmt: skip
     items = "".join(
         f"<li><b>{_e(c.anchor.source)}</b>, {_e(c.anchor.where)}. <i>Setting:</i> {_e(full_stop(c.anchor.setting))} "
-        f"<i>Published:</i> {_e(full_stop(c.anchor.published))} <i>Here:</i> {_e(full_stop(c.here))} {agree[c.agrees]}"
+        f"<i>Published:</i> {_e(full_stop(c.anchor.published))} <i>Here:</i> {_e(full_stop(c.here))} "
+        f"{_e(c.unjudged) if c.unjudged else agree[c.agrees]}"
         + (f"; why ours may differ: {_e(full_stop(c.anchor.differs))}" if c.agrees is False else ".")
         + "</li>"
         for c in result.comparisons

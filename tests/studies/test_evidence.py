@@ -172,3 +172,10 @@ def test_study_show_prints_requirements_literature_and_revisions(toy, capsys, mo
     assert "    basis: scale 1 gives it 1.0" in out and "  premise: the control arm reaches ≤ 0.50 score" in out
     assert "literature:\n  Doe & Roe (2001), Toys, Fig. 3: gain 2.5" in out
     assert "revisions:\n  v1: Scale 1. Why: it did not learn. Before: inconclusive. After: supported." in out
+
+
+def test_anchors_are_not_judged_on_nets_that_did_not_learn():
+    anchor = Anchor("Doe", "Fig. 1", "toys", "gain 9", lambda r: ("gain 0.41", False), "smaller toys")
+    j = judge(make(literature=(anchor,)), results([0.40, 0.41, 0.42], [0.0, 0.0, 0.0]))
+    assert not j.competent and j.comparisons[0].agrees is None
+    assert j.comparisons[0].unjudged == "not judged: the nets did not learn" and "Unlike" not in j.verdict.sentence
