@@ -312,8 +312,8 @@ def _add_study_parser(commands) -> None:
     q.add_argument("--device", default="cpu", help="cpu, cuda, or auto (default cpu)")
     q.add_argument("--data-dir", metavar="DIR", help="folder with MNIST's t10k files, for the full profile")
     q.add_argument("--report", metavar="HTML", help="also write the report of --out to this file")
-    q.add_argument("--reference", metavar="DIR", help="committed reference results shown first in the report "
-                   "(default results/reference when it exists)")  # fmt: skip
+    q.add_argument("--reference", metavar="DIR", help="committed reference results to lead the report "
+                   "(the repository's: results/reference)")  # fmt: skip
     _add_debug(q)
     q = actions.add_parser(
         "report",
@@ -323,8 +323,8 @@ def _add_study_parser(commands) -> None:
     )
     q.add_argument("out_dir", metavar="DIR", help="a directory written by 'cnnlab study run --out'")
     q.add_argument("--out", metavar="HTML", help="the report file (default DIR/report.html)")
-    q.add_argument("--reference", metavar="DIR", help="committed reference results shown first in the report "
-                   "(default results/reference when it exists)")  # fmt: skip
+    q.add_argument("--reference", metavar="DIR", help="committed reference results to lead the report "
+                   "(the repository's: results/reference)")  # fmt: skip
     _add_debug(q)
 
 
@@ -705,12 +705,14 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _reference(folder: str | None) -> list:
-    """The committed reference results: --reference DIR (which must exist), else results/reference if present."""
+    """The committed reference results of --reference DIR (which must exist), or none."""
     from .studies import load_reference
 
-    if folder is not None and not Path(folder).is_dir():
+    if folder is None:
+        return []
+    if not Path(folder).is_dir():
         raise ConfigError(f"--reference {folder} is not a directory of committed study results")
-    return load_reference(folder or "results/reference")
+    return load_reference(folder)
 
 
 def _cmd_study(args: argparse.Namespace) -> int:

@@ -43,16 +43,21 @@ class Unit:
 
 def load_unit(out: Path, unit: Unit, digest: str) -> dict[str, Any] | None:
     """The cached record of `unit`, or None when it is absent, unreadable or measured under another digest."""
-    path = unit.path(out)
+    record = read_record(unit.path(out))
+    if record is None or record.get("digest") != digest or not isinstance(record.get("numbers"), dict):
+        return None
+    return record
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None when it is absent, unreadable, too large or not an object."""
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             return None
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(record, dict) or record.get("digest") != digest or not isinstance(record.get("numbers"), dict):
-        return None
-    return record
+    return record if isinstance(record, dict) else None
 
 
 def save_unit(out: Path, unit: Unit, record: dict[str, Any]) -> None:
@@ -125,13 +130,8 @@ def shared_numbers(
 
 
 def _read_shared(path: Path, config: Mapping[str, Any]) -> dict[str, Any] | None:
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    same = isinstance(record, dict) and record.get("config") == json.loads(json.dumps(config, default=str))
+    record = read_record(path)
+    same = record is not None and record.get("config") == json.loads(json.dumps(config, default=str))
     return record["numbers"] if same and isinstance(record.get("numbers"), dict) else None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import json
 import os
 import platform
 import shlex
@@ -29,7 +28,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ._base import PROFILES, Results, Study, Verdict, check_numbers
 from ._registry import get_study, list_studies
-from .cache import Unit, cached_seeds, check_out_dir, load_unit, save_unit, save_verdict_record
+from .cache import Unit, cached_seeds, check_out_dir, load_unit, read_record, save_unit, save_verdict_record
 from .evidence import Check, Comparison, judge
 
 
@@ -359,11 +358,8 @@ def load_reference(folder: str | Path) -> list[StudyResult]:
 def _finished(folder: Path, result: StudyResult) -> bool:
     """Whether `result` is a whole committed run: its verdict.json names the same seeds (a run still landing has
     units but no verdict yet, and is not shown)."""
-    try:
-        saved = json.loads((folder / result.study.id / "full" / "verdict.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(saved, dict) and saved.get("seeds") == list(result.results.seeds)
+    saved = read_record(folder / result.study.id / "full" / "verdict.json")
+    return saved is not None and saved.get("seeds") == list(result.results.seeds)
 
 
 def load_results(out: str | Path, *, profiles: Sequence[str] = PROFILES, empty_ok: bool = False) -> list[StudyResult]:
