@@ -39,8 +39,14 @@ def finished(tmp_path, capsys) -> Path:
 
 def _python(code: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    # a suite started in the background (`cmd &` in a script) ignores SIGINT, and a child inherits that; give the
+    # child Ctrl-C's default action back, so it meets SIGINT as a user's terminal would deliver it
     return subprocess.Popen([sys.executable, "-c", code], env=env, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, **kw)  # fmt: skip
+                            stderr=subprocess.PIPE, preexec_fn=_default_sigint, **kw)  # fmt: skip
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_a_second_writer_is_refused_while_another_process_holds_the_run(finished, tmp_path, capsys):
