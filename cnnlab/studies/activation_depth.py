@@ -31,7 +31,7 @@ undertrained, and then its verdict stays inconclusive.
 
 from __future__ import annotations
 
-import json
+import functools
 import math
 from typing import Any
 
@@ -119,18 +119,13 @@ def tuned_lr(act: str, depth: int, ctx: Context) -> tuple[float, list[float]]:
     speeds = []
     for lr in LRS:
         config = {"act": act, "depth": depth, "lr": lr, "params": dict(ctx.params), "version": VERSION}
-        speeds.append(_tuning_speed(ctx, config, lambda lr=lr: train_arm(act, depth, lr, TUNE_SEED, ctx)["speed"]))
+        tune = functools.partial(_tuning_run, act, depth, lr, ctx)
+        speeds.append(shared(ctx, "activation-depth-tuning", config, TUNE_SEED, tune)["speed"])
     return pick_lr(LRS, lambda lr: -speeds[LRS.index(lr)]), speeds
 
 
-_TUNED: dict[str, float] = {}  # this process's tuning runs, for runs without a study cache (tests, Python)
-
-
-def _tuning_speed(ctx: Context, config: dict[str, Any], compute) -> float:
-    key = json.dumps([config, ctx.device, ctx.data_dir], sort_keys=True, default=str)
-    if key not in _TUNED:
-        _TUNED[key] = shared(ctx, "activation-depth-tuning", config, TUNE_SEED, lambda: {"speed": compute()})["speed"]
-    return _TUNED[key]
+def _tuning_run(act: str, depth: int, lr: float, ctx: Context) -> dict[str, float]:
+    return {"speed": train_arm(act, depth, lr, TUNE_SEED, ctx)["speed"]}
 
 
 def run(arm: str, seed: int, ctx: Context) -> dict[str, Any]:

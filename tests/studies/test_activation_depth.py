@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cnnlab.studies import Results, get_study, judge
+from cnnlab.studies import _common as common
 from cnnlab.studies import activation_depth as ad
 from cnnlab.studies._activation import steps_to
 from cnnlab.studies._base import Context
@@ -114,7 +115,7 @@ def test_the_rate_is_tuned_on_the_tuning_seed(monkeypatch):
         return {"speed": {0.01: 0.5, 0.03: 0.7, 0.1: 0.6}[lr]}
 
     monkeypatch.setattr(ad, "train_arm", fake)
-    monkeypatch.setattr(ad, "_TUNED", {})
+    monkeypatch.setattr(common, "_SHARED", {})  # this process's shared trainings, tuning runs among them
     lr, speeds = ad.tuned_lr("relu", 5, Context("quick", ad.PROFILES["quick"]))
     assert lr == 0.03 and speeds == [0.5, 0.7, 0.6]
     assert {seed for _, seed in seen} == {ad.TUNE_SEED} and ad.TUNE_SEED not in range(0, 5)
@@ -124,7 +125,7 @@ def test_the_rate_is_tuned_on_the_tuning_seed(monkeypatch):
 
 def test_one_short_run(monkeypatch):
     monkeypatch.setattr(ad, "LRS", (0.03,))  # one rate: the tuning is tested above
-    monkeypatch.setattr(ad, "_TUNED", {})
+    monkeypatch.setattr(common, "_SHARED", {})  # this process's shared trainings, tuning runs among them
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
