@@ -82,12 +82,16 @@ def cached_seeds(out: Path, study: str, profile: str, arm: str) -> list[int]:
 
 
 def check_out_dir(out: Path) -> Path:
-    """`out` as a directory that is or can become a study cache; refuses a file or another program's folder."""
+    """`out` as a directory that is or can become a study cache; refuses a file or another program's folder.
+
+    Beside the records it may hold reports (.html) and notes about the results (README.md), as a committed
+    reference run does."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file; give a directory for the study results")
     if out.is_dir():
-        foreign = [p.name for p in out.iterdir() if not (p.is_dir() or p.suffix in (".html", ".json"))]
+        ours = (".html", ".json")
+        foreign = [p.name for p in out.iterdir() if not (p.is_dir() or p.suffix in ours or p.name == "README.md")]
         if foreign:
             raise ConfigError(
                 f"--out {out} holds other files ({', '.join(sorted(foreign)[:3])}); give an empty or new directory, "

@@ -12,7 +12,7 @@ from _toy_study import CALLS_ENV, PROFILES, make
 
 from cnnlab.cli import main
 from cnnlab.studies import Results, Study, Table, Verdict, get_study, load_results, run_studies, run_study
-from cnnlab.studies.cache import Unit, load_unit
+from cnnlab.studies.cache import Unit, check_out_dir, load_unit
 from cnnlab.studies.report import GENERATOR, render_report, write_report
 
 HERE = Path(__file__).parent
@@ -184,6 +184,10 @@ def test_cli_study_errors_are_one_line_with_exit_2(tmp_path, capsys):
     (foreign / "cat.png").write_bytes(b"\x89PNG")
     assert main(["study", "run", "linear-collapse", "--out", str(foreign)]) == 2
     assert "holds other files (cat.png)" in capsys.readouterr().err
+    noted = tmp_path / "noted"  # a results folder with its README beside the records, as results/reference
+    noted.mkdir()
+    (noted / "README.md").write_text("# notes\n")
+    assert check_out_dir(noted) == noted
     assert main(["study", "report", str(tmp_path / "none")]) == 2
     assert "is not a directory of study results" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
