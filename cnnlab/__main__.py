@@ -1,7 +1,20 @@
-"""`python -m cnnlab` (and `torchrun -m cnnlab`) runs the command-line interface."""
+"""`python -m cnnlab` (and `torchrun -m cnnlab`) runs the command-line interface; `main` is also the `cnnlab`
+console script. It imports the CLI (and with it torch, a second or more) inside `main`, so that Ctrl-C while the
+imports run is one line and exit status 130, as it is once the command runs."""
 
 import sys
 
-from .cli import main
+from .errors import STARTUP_INTERRUPTED
 
-sys.exit(main())
+
+def main() -> int:
+    try:
+        from .cli import main as run_cli
+    except KeyboardInterrupt:
+        print(f"cnnlab: {STARTUP_INTERRUPTED}", file=sys.stderr)
+        return 130
+    return run_cli()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

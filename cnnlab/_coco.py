@@ -68,9 +68,9 @@ def check_ground_truth(gt: object, *, images: bool = False) -> GroundTruth:
     Args:
         gt: the parsed JSON.
         images: the images will be read from disk (the `coco` data set): each image needs a `file_name` that
-            stays inside the image folder, ids must be unique, and annotations need no 'id' or 'area'. Without it
-            (evaluation), annotations need both, as pycocotools does, and duplicated image or category entries are
-            merged as pycocotools merges them.
+            stays inside the image folder, and annotations need no 'id' or 'area'. Without it (evaluation),
+            annotations need both, as pycocotools does. Image and category ids must be unique either way
+            (pycocotools would silently merge duplicated entries).
     """
     if not isinstance(gt, Mapping):
         raise AnnotationError(f"the ground truth must be a JSON object with 'images', got a {type(gt).__name__}")
@@ -81,10 +81,10 @@ def check_ground_truth(gt: object, *, images: bool = False) -> GroundTruth:
     image_ids = ints(image_entries, "id", "ground truth images")
     category_ids = ints(categories, "id", "ground truth categories")
     names = [_name(c, int(i), k) for k, (i, c) in enumerate(zip(category_ids, categories, strict=True))]
+    _unique(image_ids, "ground truth images", "id")
+    _unique(category_ids, "ground truth categories", "id")
     file_names = sizes = None
     if images:
-        _unique(image_ids, "ground truth images", "id")
-        _unique(category_ids, "ground truth categories", "id")
         file_names = tuple(_file_name(e, k) for k, e in enumerate(image_entries))
         sizes = tuple(_size(e, k) for k, e in enumerate(image_entries))
     anns = gt.get("annotations", [])
@@ -110,7 +110,7 @@ def check_ground_truth(gt: object, *, images: bool = False) -> GroundTruth:
         ann_category=ann_category,
         ann_boxes=xywh(column(anns, "bbox", where), where),
         ann_area=area,
-        ann_crowd=numbers_of([a.get("iscrowd", 0) for a in anns], where, "iscrowd") != 0,
+        ann_crowd=numbers_of([a.get("iscrowd", 0) for a in anns], where, "iscrowd", flags=True) != 0,
         ann_id=ann_id,
         file_names=file_names,
         image_sizes=sizes,
@@ -202,17 +202,18 @@ def ints(entries: Sequence, key: str, where: str) -> np.ndarray:
         raise AnnotationError(f"{where}: a {key} does not fit in 64 bits") from None
 
 
-def numbers_of(values, where: str, key: str) -> np.ndarray:
-    """Finite float64 values, or an error naming the first bad one."""
+def numbers_of(values, where: str, key: str, *, flags: bool = False) -> np.ndarray:
+    """Finite float64 values, or an error naming the first bad one. A JSON true or false is not a number (a score
+    of `true` is a mistake, not 1.0); with `flags` (iscrowd, VOC's difficult: yes/no fields) it is 1 or 0."""
     if isinstance(values, np.ndarray):
-        if values.dtype.kind not in "iufb":
+        if values.dtype.kind not in ("iufb" if flags else "iuf"):
             raise AnnotationError(f"{where}: {key} must be numbers, got an array of dtype {values.dtype}")
         out = values.astype(np.float64).reshape(-1)
     else:
         values = list(values)
         if not all(type(v) is float or type(v) is int for v in values):
             for i, v in enumerate(values):
-                if not isinstance(v, numbers.Real):
+                if not isinstance(v, numbers.Real) or (isinstance(v, bool) and not flags):
                     raise AnnotationError(f"{where}[{i}] has {key} {short_repr(v)}; it must be a finite number")
         out = np.array(values, dtype=np.float64)
     bad = ~np.isfinite(out)

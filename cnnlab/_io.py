@@ -7,6 +7,8 @@ With `durable`, the file and then the directory are fsync'ed, so the result also
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -15,9 +17,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import RunWriteError
+
 TMP_GLOB = ".*.tmp"  # the names of unfinished writes (see remove_stale_temporaries)
 _UMASK = os.umask(0o022)  # read once at import (setting it is process-wide, unsafe beside the checkpoint thread)
 os.umask(_UMASK)
+
+
+DISK_FULL = "the disk is full"
+# A path the user chose that cannot hold an output: not theirs to write, read-only, below a file, too long.
+_NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG)
+
+
+def write_failure(error: OSError | None, folder: Path) -> str:
+    """Why a write into `folder` failed, in a few words: 'the disk is full' or the system's own reason."""
+    if error is not None and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DISK_FULL
+    with contextlib.suppress(OSError):  # a folder that is gone: the system's own reason says more
+        if shutil.disk_usage(folder).free == 0:
+            return DISK_FULL
+    return (error.strerror or str(error)) if error is not None else "the write failed"
 
 
 def fsync_dir(path: Path) -> None:
@@ -69,19 +88,31 @@ def refuse_existing(paths: Iterable[str | Path], *, error: type[Exception], flag
 
 
 def atomic_dir(path: str | Path, fill: Callable[[Path], None], *, exists_error: type[Exception]) -> Path:
-    """Call fill(tmp) on a temporary folder beside `path`, then rename it to `path` (absent or an empty folder)."""
+    """Call fill(tmp) on a temporary folder beside `path`, then rename it to `path` (absent or an empty folder).
+
+    A write that fails removes the temporary folder: nothing was written, so the same call can be made again. A
+    path that cannot hold the output (read-only, below a file) is an `exists_error`; a full disk or another
+    failure is a `RunWriteError`."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise exists_error(f"{path} already exists and is not an empty folder; choose a new output folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
-        fill(tmp)
-        if path.exists():
-            path.rmdir()
-        os.replace(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        try:
+            fill(tmp)
+            if path.exists():
+                path.rmdir()
+            os.replace(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        reason = write_failure(exc, path.parent)
+        if exc.errno in _NOT_WRITABLE:
+            where = f" at {exc.filename}" if exc.filename else ""
+            raise exists_error(f"cannot write {path}: {reason}{where}; choose another output folder") from exc
+        fix = "make room, then run the command again" if reason == DISK_FULL else "run the command again once fixed"
+        raise RunWriteError(f"cannot write {path}: {reason}; nothing of it was written; {fix}") from exc
     return path
 
 

@@ -19,7 +19,7 @@ from . import data as datasets
 from ._io import refuse_existing
 from .engine.config import TrainConfig, from_mapping, read_config_file, validate
 from .engine.recipes import as_flags, format_recipes, recipe_for, recipes_of
-from .errors import CnnlabError, ConfigError, unknown_name
+from .errors import STARTUP_INTERRUPTED, CnnlabError, ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
 from .scratch.activations import ACT_NAMES as SCRATCH_ACT_NAMES
@@ -765,10 +765,16 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status: 0 done, 2 bad input, 3 training diverged, 4 a run's file could not be
+    """Run the CLI; returns the exit status: 0 done, 2 bad input, 3 training diverged, 4 a file could not be
     written (a full disk), 130 interrupted (Ctrl-C); an unexpected error (a bug) raises, Python's exit status 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        if "--debug" in argv:
+            raise
+        print(f"cnnlab: {STARTUP_INTERRUPTED}", file=sys.stderr)
+        return 130
     command = f"{args.command} {args.action}" if args.command in ("data", "study") else args.command
     try:
         return _COMMANDS[args.command](args)
@@ -780,7 +786,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C: one line (a training run says how to continue it), no traceback
         if args.debug:
             raise
-        print(f"cnnlab {command}: {exc or 'interrupted'}", file=sys.stderr)
+        print(f"cnnlab {command}: {str(exc) or 'interrupted; run the command again'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `cnnlab models | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -130,9 +130,13 @@ class TrainingDiverged(CnnlabError):
 
 
 class RunWriteError(CnnlabError):
-    """A run could not write one of its files (a full disk, an I/O error); the files it wrote before stay intact."""
+    """A run, or an export, could not write one of its files (a full disk, an I/O error); the files written before
+    stay intact, so the command can be run again once there is room."""
 
     exit_status = 4
+
+
+STARTUP_INTERRUPTED = "interrupted while starting, before anything was done; run the command again"
 
 
 class RunInterrupted(KeyboardInterrupt):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +14,22 @@ EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff",
 
 
 def read_image(path: Path, *, grayscale: bool = False, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """The image at `path` as a (C, H, W) uint8 tensor (C = 3, or 1 when grayscale), resized to size=(H, W)."""
+    """The image at `path` as a (C, H, W) uint8 tensor (C = 3, or 1 when grayscale), resized to size=(H, W).
+
+    An image whose header declares more pixels than Pillow's `Image.MAX_IMAGE_PIXELS` (about 89 million) is refused
+    before any pixel is decoded: a file of a few bytes may declare gigabytes."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # Pillow only warns (two lines) up to twice its limit: refuse it too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            opened = Image.open(path)  # reads the header and checks its declared size against the limit
+        with opened as im:
             im = im.convert("L" if grayscale else "RGB")  # decodes the whole file: truncation shows up here
             if size is not None and im.size != (size[1], size[0]):
                 im = im.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             pixels = np.asarray(im)
-    except Image.DecompressionBombError as exc:  # checked from the header, before any pixel is decoded
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # from the header alone
         raise DataError(f"{path}: refusing to decode it: {str(exc).rstrip('.')}; if the image is genuine, "
                         "resize it below that limit") from exc  # fmt: skip
     except UnidentifiedImageError as exc:

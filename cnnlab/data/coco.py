@@ -15,7 +15,7 @@ import torch
 
 from .._coco import GroundTruth, check_ground_truth, read_json
 from .._io import atomic_dir
-from ..errors import AnnotationError, DataError
+from ..errors import AnnotationError, DataError, short_repr
 from ._images import read_image, write_png
 from .dataset import channel_stats
 from .detection import DetectionDataset, stack_if_equal
@@ -33,7 +33,18 @@ def parse_coco(data: object, path: Path) -> GroundTruth:
         raise DataError(f"{path}: {exc}") from exc
     if len(truth.image_ids) == 0:
         raise DataError(f"{path}: 'images' is empty; a data set needs at least one image")
+    if len(truth.ann_image) == 0:  # nothing to learn or score: the loss would be NaN and the mAP -1
+        raise DataError(f"{path}: 'annotations' is empty; a detection data set needs at least one box")
     return truth
+
+
+def _outside(boxes: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """(G,) True where an (x0, y0, x1, y1) box has no part inside the image: a box with an area shares none of it,
+    an empty one lies off the image's closed rectangle (the visibility rule of `box_augment.clip_boxes`)."""
+    x0, y0, x1, y1 = boxes.unbind(1)
+    overlap = (x1.clamp(0, width) - x0.clamp(0, width)) * (y1.clamp(0, height) - y0.clamp(0, height))
+    inside = (x0 >= 0) & (y0 >= 0) & (x1 <= width) & (y1 <= height)
+    return torch.where((x1 - x0) * (y1 - y0) > 0, overlap <= 0, ~inside)
 
 
 def load_coco(
@@ -80,6 +91,15 @@ def load_coco(
             raise DataError(f"{file} is {x.shape[1]}×{x.shape[2]} pixels; {path} declares {declared[0]}×{declared[1]}")
         pixels.append(x.float() / 255)
         rows = torch.tensor(per_image[k], dtype=torch.int64)
+        outside = _outside(xyxy[rows], x.shape[1], x.shape[2])
+        if outside.any():  # its target would be clamped to a corner of the image and trained on
+            a = per_image[k][int(outside.nonzero()[0])]
+            ann = data["annotations"][a]
+            named = f"annotation {short_repr(ann['id'])} (annotations[{a}])" if "id" in ann else f"annotations[{a}]"
+            raise DataError(
+                f"{path}: {named} has bbox {truth.ann_boxes[a].tolist()}, wholly outside its image {image_id}, "
+                f"which is {x.shape[2]} pixels wide and {x.shape[1]} high; fix the box or remove the annotation"
+            )
         boxes.append(xyxy[rows])
         image_labels.append(labels[rows])
         image_crowd.append(crowd[rows])

@@ -11,12 +11,10 @@ never needs the unpickler that can run code, and there is no fallback to it.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import pickle
 import random
-import shutil
 import threading
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._io import atomic_write
+from .._io import atomic_write, write_failure
 from ..errors import CnnlabError, RunWriteError
 
 FORMAT = "cnnlab-checkpoint-1"
@@ -100,23 +98,15 @@ def os_error_behind(exc: BaseException) -> OSError | None:
     return None
 
 
-def write_failure(error: OSError | None, folder: Path) -> str:
-    """Why a write into `folder` failed, in a few words: 'the disk is full' or the system's own reason."""
-    if error is not None and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "the disk is full"
-    with contextlib.suppress(OSError):  # a folder that is gone: the system's own reason says more
-        if shutil.disk_usage(folder).free == 0:
-            return "the disk is full"
-    return (error.strerror or str(error)) if error is not None else "the write failed"
-
-
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by `save_checkpoint`; anything else is a CheckpointError with one clear line."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}; a run directory holds checkpoints/last.pt once it has run")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a pickle protocol it did not write: one line, not three
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(

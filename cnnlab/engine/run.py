@@ -18,7 +18,7 @@ import torch
 from .. import __version__
 from .._io import atomic_write_text
 from ..data import DetectionDataset, TensorDataset, load_dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, RunInterrupted
 from .checkpoint import CheckpointError, load_training_checkpoint
 from .config import TrainConfig, config_digest
 
@@ -220,6 +220,36 @@ def read_run_config(run_dir: Path, *, saved: dict[str, Any] | None = None) -> di
         f"{path} was edited after the run started ({changed}); a run is continued and evaluated as it was "
         "configured: undo the edit, or train a new run with the new settings and another --out"
     )
+
+
+def interruption(run_dir: Path | None) -> RunInterrupted:
+    """The one line of a Ctrl-C outside the training loop: in setup (`run_dir` None for a new run: a run folder
+    holding nothing is removed), before the first step or while the results are written."""
+    if run_dir is None:
+        return RunInterrupted("interrupted before training started; nothing was trained; run the command again")
+    return RunInterrupted(f"interrupted; continue the run with 'cnnlab train --resume {run_dir}'")
+
+
+def restore_run_config(run_dir: Path, saved: dict[str, Any]) -> Path:
+    """Write a deleted RUN_DIR/config.json again from `saved`, the configuration its checkpoint holds; returns it.
+
+    The checkpoint's copy differs from the file the run started with at most in `out` (a resumed run records the
+    folder it was resumed from, a new one the --out it was given, or none), so of those candidates the one whose
+    digest run.json recorded is the original file. When none matches, the configuration is not recoverable and
+    resuming would make a run that eval, predict and results refuse: a ConfigError."""
+    run_dir = Path(run_dir)
+    path = run_dir / "config.json"
+    recorded = read_json(run_dir / "run.json").get("config_digest") if (run_dir / "run.json").is_file() else None
+    candidates = [saved, {**saved, "out": None}]
+    if isinstance(recorded, str):
+        candidates = [c for c in candidates if config_digest(c) == recorded]
+    if not candidates:
+        raise ConfigError(
+            f"{path} was deleted, and the configuration in the run's checkpoint differs from the one run.json "
+            "recorded, so it cannot be restored; put config.json back, or train a new run"
+        )
+    write_json(path, candidates[0])
+    return path
 
 
 def write_run_files(run_dir: Path, config: TrainConfig, device: torch.device, world_size: int) -> None:

@@ -35,7 +35,17 @@ from .optim import create_optimizer
 from .penalties import l1_penalty, l2_penalty, penalized_parameters
 from .pretrain import parse_pretrain, pretrain_layerwise
 from .result import RunResult
-from .run import default_run_dir, hold_out, load_split, lock_run_dir, read_run_config, write_json, write_run_files
+from .run import (
+    default_run_dir,
+    hold_out,
+    interruption,
+    load_split,
+    lock_run_dir,
+    read_run_config,
+    restore_run_config,
+    write_json,
+    write_run_files,
+)
 from .schedules import create_schedule
 from .scratch_run import train_scratch
 from .setup import autocast_for, build_model, resolve_device, seed_everything, speed_settings
@@ -592,6 +602,8 @@ def train(
             saved = on_disk if saved is None else saved
         elif saved is None:
             raise ConfigError(f"{resume} is not a run directory (no checkpoints/last.pt, no config.json)")
+        else:  # deleted: the checkpoint holds the whole configuration, which eval, predict and results need
+            log(f"restored {restore_run_config(resume, saved)} from {last}")
         config = replace(from_mapping(saved, source=str(resume)), out=str(resume))
     elif config is None:
         config = TrainConfig()
@@ -610,6 +622,10 @@ def train(
         if trainer.state.epoch >= config.epochs:
             log(f"{resume} already finished its {config.epochs} epochs; evaluating it again")
         return trainer.fit()
+    except KeyboardInterrupt as exc:  # outside the training loop, which says itself where it stopped
+        if isinstance(exc, RunInterrupted) or in_memory:
+            raise
+        raise interruption(trainer.run_dir if trainer is not None else resume) from exc
     finally:
         if trainer is not None:
             trainer.release()

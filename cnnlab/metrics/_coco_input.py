@@ -172,7 +172,7 @@ def per_image(entry, where: str, required: tuple[str, ...], optional: tuple[str,
                 raise AnnotationError(f"{where}.labels must be integers, got dtype {value.dtype}")
             value = value.reshape(-1).astype(np.int64)
         else:
-            value = numbers_of(value.reshape(-1), f"{where}.{key}", key)
+            value = numbers_of(value.reshape(-1), f"{where}.{key}", key, flags=key in ("iscrowd", "difficult"))
         out[key] = value
     n = len(out["boxes"])
     for key, value in out.items():

@@ -1,6 +1,8 @@
+import errno
 import gzip
 import json
 import math
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -8,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 from cnnlab.cli import main
 from cnnlab.data import TensorLoader, list_datasets, load_dataset, render_grid
@@ -184,17 +186,95 @@ def test_idx_files_without_pixels(capsys, tmp_path, shape, message):
     assert not (tmp_path / "g.png").exists()
 
 
-def test_an_image_folder_with_a_decompression_bomb(capsys, tmp_path):
+# Pillow refuses 30,000² pixels outright, but only warns (two lines on stderr) for 10,000² and then decodes them
+# (300 MB, 1.3 GB as floats); warnings are errors here, so a warning or a decode fails the test.
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("side", [30_000, 10_000])
+def test_an_image_folder_with_a_decompression_bomb(capsys, tmp_path, monkeypatch, side):
     for c in ("a", "b"):
         (tmp_path / "f" / c).mkdir(parents=True)
         Image.new("RGB", (4, 4), (10, 20, 30)).save(tmp_path / "f" / c / "1.png")
     bomb = tmp_path / "f" / "b" / "2.png"
-    bomb.write_bytes(png_declaring(30_000, 30_000))
+    bomb.write_bytes(png_declaring(side, side))
     assert len(bomb.read_bytes()) < 500
+    decoded = []
+    load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: decoded.append(im.size) or load(im))
     refused(capsys, ["data", "show", "folder", "--split", "all", "--root", str(tmp_path / "f"),
                      "--out", str(tmp_path / "g.png")],
-            f"{bomb}: refusing to decode it: Image size (900000000 pixels) exceeds limit of")  # fmt: skip
+            f"{bomb}: refusing to decode it: Image size ({side * side} pixels) exceeds limit of")  # fmt: skip
+    assert (side, side) not in decoded  # refused from its header
     assert not (tmp_path / "g.png").exists()
+
+
+def _full_after(n: int, write):
+    """`write` that fills the disk on its n-th call, leaving a partial file behind as a real full disk does."""
+    calls = []
+
+    def full(path, image):
+        calls.append(path)
+        if len(calls) == n:
+            Path(path).write_bytes(b"\x89PNG partial")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        write(path, image)
+
+    return full
+
+
+@pytest.mark.parametrize(("name", "module", "flags"), [("shapes", "coco", ["--task", "detection"]),
+                                                       ("digits", "folder", [])])  # fmt: skip
+def test_a_full_disk_during_export_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch, name, module, flags):
+    import importlib
+
+    writer = importlib.import_module(f"cnnlab.data.{module}")
+    out = tmp_path / "out" / "export"
+    argv = ["data", "export", name, *flags, "--split", "test", "--out", str(out)]
+    monkeypatch.setattr(writer, "write_png", _full_after(3, writer.write_png))
+    code, stdout, err = run(capsys, *argv)
+    assert (code, stdout, err.count("\n")) == (4, "", 1), err
+    assert err == (f"cnnlab data export: error: cannot write {out}: the disk is full; nothing of it was written; "
+                   "make room, then run the command again\n")  # fmt: skip
+    assert list((tmp_path / "out").iterdir()) == []  # no export, no temporary folder
+    monkeypatch.undo()  # room again: the same command succeeds
+    code, stdout, _ = run(capsys, *argv)
+    assert code == 0 and "wrote" in stdout and out.is_dir()
+
+
+def test_an_export_below_a_file_is_one_line(capsys, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    out = tmp_path / "notes.txt" / "export"
+    refused(capsys, ["data", "export", "digits", "--split", "test", "--out", str(out)],
+            f"cannot write {out}: File exists at {tmp_path / 'notes.txt'}; choose another output folder")  # fmt: skip
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_a_coco_box_wholly_outside_its_image_is_refused(capsys, tmp_path):
+    # the image is 8 wide and 6 high: a box right of it, one below it and an empty one left of it are refused...
+    for k, bbox in enumerate([[8, 1, 2, 3], [1, 6.5, 2, 3], [-1, 2, 0, 2]]):
+        root = coco_root(tmp_path / str(k), coco_with(ann={"id": 41, "bbox": bbox}))
+        refused(capsys, ["data", "show", "coco", "--root", str(root), "--out", str(tmp_path / "g.png")],
+                f"annotation 41 (annotations[0]) has bbox {[float(v) for v in bbox]}, wholly outside its image 1, "
+                "which is 8 pixels wide and 6 high; fix the box or remove the annotation")  # fmt: skip
+    # ...and so is training on it, before a run folder is made
+    code, _, err = run(capsys, "train", "tinydet", "--data", "coco", "--data-dir", str(root), "--epochs", "1",
+                       "--out", str(tmp_path / "run"))  # fmt: skip
+    assert code == 2 and err.count("\n") == 1 and "wholly outside its image 1" in err
+    assert not (tmp_path / "run").exists()
+    # a box partly inside, or an empty one on the edge, is kept (clipped where it is used)
+    root = coco_root(tmp_path / "partly", coco_with(ann={"bbox": [6, 4, 5, 5]}))
+    assert load_dataset("coco", root=root).boxes[0].tolist() == [[6.0, 4.0, 11.0, 9.0]]
+    root = coco_root(tmp_path / "edge", coco_with(ann={"bbox": [8, 2, 0, 2]}))
+    assert load_dataset("coco", root=root).boxes[0].tolist() == [[8.0, 2.0, 8.0, 4.0]]
+
+
+def test_a_coco_set_without_annotations_is_refused_before_training(capsys, tmp_path):
+    root = coco_root(tmp_path, {**coco_with(), "annotations": []})
+    message = "annotations.json: 'annotations' is empty; a detection data set needs at least one box"
+    refused(capsys, ["data", "show", "coco", "--root", str(root), "--out", str(tmp_path / "g.png")], message)
+    code, _, err = run(capsys, "train", "tinydet", "--data", "coco", "--data-dir", str(root), "--epochs", "1",
+                       "--out", str(tmp_path / "run"))  # fmt: skip
+    assert (code, err.count("\n")) == (2, 1) and message in err  # not a NaN loss and an mAP of -1
+    assert not (tmp_path / "run").exists() and not (tmp_path / "g.png").exists()
 
 
 def test_a_folder_of_constant_colour_images_normalizes_to_finite_values(capsys, tmp_path):

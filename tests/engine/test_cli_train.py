@@ -1,9 +1,13 @@
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
 
 from cnnlab.cli import main
+
+ROOT = Path(__file__).parents[2]
 
 
 def test_train_then_eval_through_the_cli(tmp_path, capsys):
@@ -122,21 +126,42 @@ def test_predict_agrees_with_the_model_on_the_same_pixels(trained, tmp_path, cap
     assert "no such image file" in capsys.readouterr().err
 
 
-def test_predict_refuses_a_decompression_bomb_in_one_line(trained, tmp_path, capsys):
+def png_declaring(path, side: int):
+    """Under 100 bytes whose header declares side×side RGB pixels."""
     import struct
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    bomb = tmp_path / "bomb.png"  # under 100 bytes whose header declares 30000×30000 RGB pixels
-    header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)
-    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64))))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64))))
+    return path
+
+
+# Pillow refuses 30000² pixels itself; 10000² it only warns of, then decodes (1.3 GB): both are refused from the
+# header, and with warnings as errors a warning fails the test too.
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("side", [30_000, 10_000])
+def test_predict_refuses_a_decompression_bomb_in_one_line(trained, tmp_path, capsys, side):
+    bomb = png_declaring(tmp_path / "bomb.png", side)
     capsys.readouterr()
     assert main(["predict", str(trained), str(bomb)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
-    assert err.startswith(f"cnnlab predict: error: {bomb}: refusing to decode it: Image size (900000000 pixels)")
+    assert err.startswith(f"cnnlab predict: error: {bomb}: refusing to decode it: Image size ({side**2} pixels)")
+
+
+def test_a_bomb_pillow_only_warns_of_is_one_line_on_the_real_stderr(trained, tmp_path):
+    import subprocess
+    import sys
+
+    bomb = png_declaring(tmp_path / "bomb.png", 10_000)
+    done = subprocess.run([sys.executable, "-m", "cnnlab", "predict", str(trained), str(bomb)], capture_output=True,
+                          text=True, env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)},
+                          check=False)  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr.count("\n")) == (2, "", 1), done.stderr
+    assert "refusing to decode it: Image size (100000000 pixels) exceeds limit of 89478485 pixels" in done.stderr
 
 
 def test_results_table_and_refusing_to_overwrite_a_run(trained, capsys):

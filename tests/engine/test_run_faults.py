@@ -4,6 +4,7 @@ a checkpoint without its entries each end in one line and a known exit status, w
 import errno
 import json
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -170,3 +171,83 @@ def test_a_checkpoint_without_its_entries_is_one_line(finished, capsys):
         f"cnnlab train: error: {last} is a cnnlab checkpoint but lacks optimizer, epoch, step and 8 more, so the "
         "run cannot continue from it; delete it to start the run over with --resume, or train a new run\n"
     )
+
+
+def test_a_pickle_in_place_of_a_checkpoint_is_one_line_without_torch_warnings(finished, capsys, recwarn):
+    last = finished / "checkpoints" / "last.pt"
+    last.write_bytes(pickle.dumps({"format": FORMAT, "model": _Payload()}, protocol=4))
+    assert main(["train", "--resume", str(finished)]) == 2
+    assert one_line(capsys).startswith(f"cnnlab train: error: {last} is not a readable cnnlab checkpoint")
+    assert [str(w.message) for w in recwarn] == []  # torch's "Detected pickle protocol 4" would add two lines
+
+
+class _Payload:
+    def __reduce__(self):  # what a crafted checkpoint carries: a call made as it is unpickled
+        return (print, ("unpickled",))
+
+
+def test_resume_restores_a_deleted_config_json_from_the_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*TINY[:-1], "2", "--no-progress", "--out", str(run)]) == 0
+    original = (run / "config.json").read_text()
+    (run / "config.json").unlink()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert f"restored {run}/config.json from {run}/checkpoints/last.pt" in capsys.readouterr().out
+    assert (run / "config.json").read_text() == original  # run.json's digest matches: eval and results accept it
+    assert main(["eval", str(run)]) == 0 and main(["results", str(run)]) == 0
+    capsys.readouterr()
+    (run / "config.json").unlink()  # and when run.json tells of another configuration, nothing is guessed
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, "config_digest": "0123456789ab"}))
+    assert main(["train", "--resume", str(run)]) == 2
+    assert one_line(capsys).endswith("cannot be restored; put config.json back, or train a new run\n")
+    assert not (run / "config.json").exists()
+
+
+def _interrupted_child(patch: str, argv: list[str]) -> tuple[int, str]:
+    """Run the CLI in a child whose `patch` sends it SIGINT at a chosen moment; returns (exit status, stderr)."""
+    ctrl_c = "import os, signal\ndef ctrl_c(*args, **kwargs):\n    os.kill(os.getpid(), signal.SIGINT)\n"
+    proc = _python(f"{ctrl_c}{patch}\nimport sys\nsys.argv = ['cnnlab', *{argv!r}]\n"
+                   "from cnnlab.__main__ import main\nsys.exit(main())")  # fmt: skip
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    return proc.returncode, err
+
+
+def test_ctrl_c_while_torch_is_imported_is_one_line_and_130(tmp_path):
+    # SIGINT as `import torch` starts, in the console script's main (pyproject's cnnlab = cnnlab.__main__:main)
+    finder = ("import sys\nclass AtTorch:\n    def find_spec(self, name, path=None, target=None):\n"
+              "        if name == 'torch':\n            ctrl_c()\nsys.meta_path.insert(0, AtTorch())")  # fmt: skip
+    code, err = _interrupted_child(finder, [*TINY, "--out", str(tmp_path / "run")])
+    assert (code, err) == (130, "cnnlab: interrupted while starting, before anything was done; run the command again\n")
+    assert not (tmp_path / "run").exists()
+    assert 'cnnlab = "cnnlab.__main__:main"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_ctrl_c_before_training_starts_is_one_line_and_leaves_no_folder(tmp_path):
+    patch = ("from cnnlab.engine.trainer import Trainer\nload = Trainer._load_data\n"
+             "Trainer._load_data = lambda self, data: (ctrl_c(), load(self, data))[1]")  # fmt: skip
+    code, err = _interrupted_child(patch, [*TINY, "--out", str(tmp_path / "run")])
+    assert (code, err) == (130, "cnnlab train: interrupted before training started; nothing was trained; run the "
+                                "command again\n")  # fmt: skip
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_outside_the_loop_says_how_to_continue(finished, capsys, monkeypatch):
+    from cnnlab import cli
+    from cnnlab.engine import inference, trainer
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.Trainer, "_evaluate", interrupt)  # the test split, after the last epoch
+    assert main(["train", "--resume", str(finished)]) == 130
+    assert one_line(capsys) == f"cnnlab train: interrupted; continue the run with 'cnnlab train --resume {finished}'\n"
+    monkeypatch.setattr(inference, "evaluate_run", interrupt)
+    assert main(["eval", str(finished)]) == 130
+    assert one_line(capsys) == "cnnlab eval: interrupted; run the command again\n"
+    monkeypatch.setattr(cli, "build_parser", interrupt)
+    assert main(["eval", str(finished)]) == 130
+    assert one_line(capsys) == "cnnlab: interrupted while starting, before anything was done; run the command again\n"

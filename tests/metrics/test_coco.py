@@ -224,6 +224,7 @@ GT = {
         (det(bbox=[0, 0, "10", 10]), "it must be [x, y, width, height]"),
         (det(score=float("nan")), "detections[1] has score nan; it must be a finite number"),
         (det(score="high"), "detections[1] has score 'high'"),
+        (det(score=True), "detections[1] has score True; it must be a finite number"),
         (det(image_id=3), "detections[1] has image_id 3, which is not among the ground truth's images"),
         (det(category_id=2), "detections[1] has category_id 2, which is not among the ground truth's categories"),
         (det(image_id="1"), "detections[1] has image_id '1', a string; ids must be integers"),
@@ -246,12 +247,22 @@ def test_bad_detections_are_named(bad, message):
         ({"annotations": [{**GT["annotations"][0], "image_id": 9}]}, "has image_id 9, which is not among 'images'"),
         ({"annotations": [{**GT["annotations"][0], "bbox": [0, 0, 1, -1]}]}, "negative width or height"),
         ({"categories": [{"id": "1"}]}, "ground truth categories[0] has id '1', a string"),
+        ({"images": [{"id": 1}, {"id": 2}, {"id": 1}]}, "ground truth images[2] and [0] share id 1"),
+        ({"categories": [{"id": 1}, {"id": 1, "name": "dog"}]}, "ground truth categories[1] and [0] share id 1"),
+        ({"annotations": [{**GT["annotations"][0], "area": True}]}, "annotations[0] has area True; it must be a"),
     ],
 )
 def test_bad_ground_truth_is_named(change, message):
     with pytest.raises(AnnotationError) as info:
         coco_evaluate({**GT, **change}, [det()])
     assert message in str(info.value)
+
+
+def test_iscrowd_may_be_a_json_flag():
+    """A score or an area of `true` is refused (a bool is no number), but iscrowd is a yes/no field."""
+    crowd = {**GT, "annotations": [{**GT["annotations"][0], "iscrowd": True}]}
+    one = {**GT, "annotations": [{**GT["annotations"][0], "iscrowd": 1}]}
+    np.testing.assert_array_equal(coco_evaluate(crowd, [det()]).stats, coco_evaluate(one, [det()]).stats)
 
 
 def test_nan_box_is_rejected_where_pycocotools_would_score_it():

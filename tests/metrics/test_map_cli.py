@@ -127,3 +127,30 @@ def test_hostile_json_files_are_one_line(capsys, tmp_path, files, which, content
     assert main(["map", paths["gt"], paths["dets"]]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("cnnlab map: error: " + message.format(**paths)) and err.count("\n") == 1
+
+
+def test_map_and_the_coco_data_set_refuse_the_same_files_with_the_same_words(capsys, tmp_path, files):
+    """One validation (cnnlab/_coco.py) for both: duplicate image ids, and a score of JSON true, which is no number."""
+    from PIL import Image
+
+    gt, dets, gt_path, dt_path = files
+    twice = {**gt, "images": [*gt["images"], gt["images"][0]]}
+    n = len(gt["images"])
+    said = f"ground truth images[{n}] and [0] share id {gt['images'][0]['id']}; ids must be unique"
+    (tmp_path / "twice.json").write_text(json.dumps(twice))
+    assert main(["map", str(tmp_path / "twice.json"), dt_path]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"cnnlab map: error: {said}\n"
+    root = tmp_path / "coco"
+    (root / "images").mkdir(parents=True)
+    for image in twice["images"]:
+        image["file_name"] = "a.png"
+    Image.new("RGB", (8, 6)).save(root / "images" / "a.png")
+    (root / "annotations.json").write_text(json.dumps(twice))
+    assert main(["data", "show", "coco", "--data-dir", str(root), "--out", str(tmp_path / "g.png")]) == 2
+    assert capsys.readouterr().err == f"cnnlab data show: error: {root / 'annotations.json'}: {said}\n"
+
+    (tmp_path / "true.json").write_text(json.dumps([*dets[:2], {**dets[2], "score": True}]))
+    assert main(["map", gt_path, str(tmp_path / "true.json")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == "cnnlab map: error: detections[2] has score True; it must be a finite number\n"
