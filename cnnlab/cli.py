@@ -307,7 +307,7 @@ def _add_study_parser(commands) -> None:
     q.add_argument("--first-seed", type=_natural_int, default=0, metavar="S", help="seeds are S, S+1, … (default 0)")
     q.add_argument("--arm", action="append", metavar="ARM", help="run only this arm (repeatable)")
     q.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
-                   help="worker processes; each uses cores/N torch threads (default 1)")  # fmt: skip
+                   help="worker processes, at most the cores; each uses cores/N torch threads (default 1)")  # fmt: skip
     q.add_argument("--out", default="runs/studies", metavar="DIR", help="result cache (default runs/studies)")
     q.add_argument("--device", default="cpu", help="cpu, cuda, or auto (default cpu)")
     q.add_argument("--data-dir", metavar="DIR", help="folder with MNIST's t10k files, for the full profile")
@@ -737,6 +737,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
             args.study_ids, profile=args.profile, seeds=args.seeds, first_seed=args.first_seed, arms=args.arm,
             jobs=args.jobs, out=args.out, device=args.device, data_dir=args.data_dir, progress=sys.stderr.isatty(),
             on_result=lambda r: tqdm.write(f"{r.study.id}: {r.verdict.kind} — {r.verdict.sentence}"),
+            log=lambda note: tqdm.write(f"cnnlab study run: {note}", file=sys.stderr),
         )  # fmt: skip
         if finished:
             print("\n" + format_verdicts(finished))

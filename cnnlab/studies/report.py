@@ -17,8 +17,8 @@ from string import Template
 from typing import Any
 
 from .. import __version__
-from .._io import atomic_write_text
-from ..errors import ConfigError
+from .._io import DISK_FULL, atomic_write_text, write_failure
+from ..errors import ConfigError, RunWriteError
 from ._base import Table
 from .corrections import CORRECTIONS
 from .evidence import full_stop
@@ -398,7 +398,8 @@ def render_report(results: Sequence[StudyResult], reference: Sequence[StudyResul
 
 
 def write_report(results: Sequence[StudyResult], path: str | Path, reference: Sequence[StudyResult] = ()) -> Path:
-    """Write the report to `path` atomically. An existing file is replaced only if it is a cnnlab report.
+    """Write the report to `path` atomically. An existing file is replaced only if it is a cnnlab report; a failed
+    write (a full disk) is a RunWriteError and leaves it as it was.
     `reference`: the committed results of the reference run, shown first (see `render_report`)."""
     path = Path(path)
     if path.is_dir():
@@ -416,7 +417,10 @@ def write_report(results: Sequence[StudyResult], path: str | Path, reference: Se
     try:
         atomic_write_text(path, text, durable=False)
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        reason = write_failure(exc, path.parent)
+        kept = "the previous report is intact" if path.exists() else "nothing was written"
+        fix = "make room, then" if reason == DISK_FULL else "once that is fixed,"
+        raise RunWriteError(f"cannot write {path}: {reason}; {kept}; {fix} run the same command again") from exc
     return path
 
 

@@ -2,17 +2,24 @@
 
 `run_study` is the Python entry point; `cnnlab study run` calls `run_studies`. Each worker process runs one unit at
 a time with torch threads = cores / jobs: small models slow down many times over when several processes each start
-as many threads as the machine has cores.
+as many threads as the machine has cores, so there are never more workers than cores.
+
+Workers ignore Ctrl-C (the parent stops them and says how to continue) and end when their parent dies, even by
+SIGKILL: an orphan would go on writing into the cache that the resumed run reads.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import multiprocessing
 import os
 import platform
 import shlex
+import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -25,10 +32,10 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, RunInterrupted
 from ._base import PROFILES, Results, Study, Verdict, check_numbers
 from ._registry import get_study, list_studies
-from .cache import Unit, cached_seeds, check_out_dir, load_unit, read_record, save_unit, save_verdict_record
+from .cache import ArmRecords, Unit, check_out_dir, load_arm, read_record, save_unit, save_verdict_record
 from .evidence import Check, Comparison, judge
 
 
@@ -132,8 +139,37 @@ def run_unit(
     }
 
 
-def _worker_init(threads: int) -> None:
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one, else all of them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _worker_init(threads: int, parent: int) -> None:
     torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
+    _end_with_parent(parent)
+
+
+def _end_with_parent(parent: int) -> None:
+    """End this worker when process `parent` dies: the kernel sends SIGKILL (Linux's PR_SET_PDEATHSIG), elsewhere
+    a thread polls the parent pid."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1  # from <linux/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request was made
+            os._exit(1)
+        return
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _worker_run(unit: Unit, module: str, device: str, data_dir: str | None, cache_dir: str | None) -> dict[str, Any]:
@@ -190,6 +226,7 @@ def run_studies(
     data_dir: str | None = None,
     progress: bool = False,
     on_result: Callable[[StudyResult], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> list[StudyResult]:
     """Run the units of `study_ids` not yet cached under `out`, then decide each study whose arms are all present.
 
@@ -198,17 +235,25 @@ def run_studies(
         profile: 'quick' or 'full'.
         seeds: number of seeds (default: the study's for the profile); seeds are first_seed, first_seed + 1, ….
         arms: run only these arms (a study is then decided only if its other arms are cached).
-        jobs: worker processes; each uses cores // jobs torch threads. 1 runs in this process.
+        jobs: worker processes, at most the machine's cores (more are capped, with a note through `log`); each
+            uses cores // jobs torch threads. 1 runs in this process.
         out: cache directory; None keeps nothing (every unit runs).
         progress: draw a progress bar over all units, with an ETA.
         on_result: called with each study's result as soon as its last unit lands.
+        log: called with a one-line note: --jobs capped, a bad cached record measured again (default: stderr).
 
-    Returns the results of the studies that could be decided, in the order asked.
+    Returns the results of the studies that could be decided, in the order asked. Ctrl-C raises `RunInterrupted`,
+    whose message says how many finished units are kept and how to continue.
     """
+    log = log or _to_stderr
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     if jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    cores = available_cores()
+    if jobs > cores:
+        log(f"--jobs {jobs} capped at {cores}, the cores of this machine")
+        jobs = cores
     ids = list_studies() if list(study_ids) in (["all"], []) else list(dict.fromkeys(study_ids))
     studies = [get_study(i) for i in ids]
     device = resolve_device(device)
@@ -229,11 +274,13 @@ def run_studies(
         digest = study.digest(profile, real_data=bool(data_dir))
         units = [Unit(study.id, profile, arm, seed) for seed in chosen for arm in study.arms]
         plan[study.id] = (chosen, units)
+        cached = {a: load_arm(out_dir, study.id, profile, a, digest) for a in study.arms} if out_dir is not None else {}
         for unit in units:
-            record = load_unit(out_dir, unit, digest) if out_dir is not None else None
-            if record is not None:
-                records[unit] = record
+            if unit.arm in cached and unit.seed in cached[unit.arm].good:
+                records[unit] = cached[unit.arm].good[unit.seed]
             elif not arms or unit.arm in arms:
+                if unit.arm in cached and unit.seed in cached[unit.arm].bad:
+                    log(f"{cached[unit.arm].bad[unit.seed]}; measuring it again")
                 todo.append(unit)
 
     results: list[StudyResult] = []
@@ -269,18 +316,27 @@ def run_studies(
                 land(unit, run_unit(get_study(unit.study), unit, device=device, data_dir=data_dir, cache_dir=cache_dir))
                 bar.update(1)
         else:
-            _run_parallel(todo, jobs, device, data_dir, cache_dir, land, bar)
+            _run_parallel(todo, min(jobs, len(todo)), device, data_dir, cache_dir, land, bar)
+    except KeyboardInterrupt as exc:
+        units = "1 finished unit is" if len(records) == 1 else f"{len(records)} finished units are"
+        kept = f"{units} kept in {out_dir}" if out_dir is not None else "nothing is kept (no out directory)"
+        raise RunInterrupted(f"interrupted; {kept} — run the same command to continue") from exc
     finally:
         bar.close()
     order = {sid: i for i, sid in enumerate(ids)}
     return sorted(results, key=lambda r: order[r.study.id])
 
 
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def _run_parallel(todo, jobs, device, data_dir, cache_dir, land, bar) -> None:
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = max(1, available_cores() // jobs)
+    before = set(multiprocessing.active_children())
     # spawn, not fork: a forked child inherits the parent's torch thread pools in an undefined state
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init,
-                             initargs=(threads,)) as pool:  # fmt: skip
+                             initargs=(threads, os.getpid())) as pool:  # fmt: skip
         pending: dict[Future, Unit] = {}
         queue = list(todo)
         try:
@@ -288,16 +344,29 @@ def _run_parallel(todo, jobs, device, data_dir, cache_dir, land, bar) -> None:
                 while queue and len(pending) < jobs * 2:  # a short queue: a failed unit stops the rest soon
                     unit = queue.pop(0)
                     module = get_study(unit.study).run.__module__
-                    pending[pool.submit(_worker_run, unit, module, device, data_dir, cache_dir)] = unit
+                    pending[_submit(pool, _worker_run, unit, module, device, data_dir, cache_dir)] = unit
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     unit = pending.pop(future)
                     land(unit, future.result())
                     bar.update(1)
-        except BaseException:
-            for future in pending:
-                future.cancel()
+        except BaseException:  # Ctrl-C, a full disk, a failed unit: stop the workers now, not after their units
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in set(multiprocessing.active_children()) - before:
+                worker.terminate()  # a unit cut short leaves no file behind: every write is atomic
             raise
+
+
+def _submit(pool: ProcessPoolExecutor, *call: Any) -> Future:
+    """pool.submit with Ctrl-C blocked in this thread, so that a worker it starts is born with Ctrl-C blocked: one
+    pressed while the worker starts up (before `_worker_init` ignores it) prints no traceback of its own."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return pool.submit(*call)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        return pool.submit(*call)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -364,7 +433,11 @@ def _finished(folder: Path, result: StudyResult) -> bool:
 
 def load_results(out: str | Path, *, profiles: Sequence[str] = PROFILES, empty_ok: bool = False) -> list[StudyResult]:
     """Every (study, profile) under `out` whose arms share at least one seed measured under the study's current
-    design; used by the report. Units of stale designs are ignored."""
+    design; used by the report. Units of stale designs are ignored.
+
+    A verdict is never built from fewer seeds than were run without saying so: a bad record (`cache.load_arm`), or
+    a seed that the study's verdict.json was decided with but whose file is gone, is a ConfigError naming the file
+    and the command that measures it again."""
     out = Path(out)
     if not out.is_dir():
         raise ConfigError(f"{out} is not a directory of study results (run 'cnnlab study run ... --out {out}')")
@@ -372,22 +445,19 @@ def load_results(out: str | Path, *, profiles: Sequence[str] = PROFILES, empty_o
     for study_id in list_studies():
         study = get_study(study_id)
         for profile in reversed([p for p in PROFILES if p in profiles]):  # full first
+            cached = {
+                real_data: {arm: load_arm(out, study_id, profile, arm, study.digest(profile, real_data=real_data))
+                            for arm in study.arms}
+                for real_data in (True, False)
+            }  # fmt: skip
+            _refuse_missing_or_bad(out, study, profile, cached)
             for real_data in (True, False):
-                digest = study.digest(profile, real_data=real_data)
-                records: dict[Unit, dict[str, Any]] = {}
-                common: set[int] | None = None
-                for arm in study.arms:
-                    good = set()
-                    for seed in cached_seeds(out, study_id, profile, arm):
-                        unit = Unit(study_id, profile, arm, seed)
-                        record = load_unit(out, unit, digest)
-                        if record is not None:
-                            records[unit] = record
-                            good.add(seed)
-                    common = good if common is None else common & good
+                arms = cached[real_data]
+                common = set.intersection(*(set(a.good) for a in arms.values()))
                 if not common:
                     continue
                 seeds = tuple(sorted(common))
+                records = {Unit(study_id, profile, arm, s): a.good[s] for arm, a in arms.items() for s in seeds}
                 res, seconds, env = collect(study, profile, seeds, records)
                 data_dir = "DIR" if real_data else None
                 found.append(
@@ -398,3 +468,31 @@ def load_results(out: str | Path, *, profiles: Sequence[str] = PROFILES, empty_o
             f"{out} holds no study results of the current designs; run 'cnnlab study run all --out {out}'"
         )
     return found
+
+
+def _refuse_missing_or_bad(out: Path, study: Study, profile: str, cached: dict[bool, dict[str, ArmRecords]]) -> None:
+    """Raise a ConfigError for the first bad record of (study, profile), or for a seed its verdict.json was decided
+    with that an arm no longer holds. `cached`: for real data and for the embedded data, each arm's records."""
+    seeds = sorted({s for arms in cached.values() for a in arms.values() for s in (*a.good, *a.bad)})
+    # a file that is no JSON is bad under both digests: name it with the data most records were measured on
+    for real_data in sorted(cached, key=lambda r: -sum(len(a.good) for a in cached[r].values())):
+        problems = [problem for a in cached[real_data].values() for problem in a.bad.values()]
+        if problems:
+            command = reproduce_command(study.id, profile, range(seeds[0], seeds[-1] + 1), "DIR" if real_data else None)
+            raise ConfigError(f"{problems[0]}; run '{command} --out {shlex.quote(str(out))}' to measure it again")
+    path = out / study.id / profile / "verdict.json"
+    saved = read_record(path)
+    if saved is None or not isinstance(saved.get("seeds"), list):
+        return
+    real_data = saved.get("digest") == study.digest(profile, real_data=True)
+    if saved.get("digest") != study.digest(profile, real_data=real_data):
+        return
+    decided = [s for s in saved["seeds"] if isinstance(s, int)]
+    for arm, records in cached[real_data].items():
+        for seed in decided:
+            if seed not in records.good:
+                command = reproduce_command(study.id, profile, decided, "DIR" if real_data else None)
+                raise ConfigError(
+                    f"{Unit(study.id, profile, arm, seed).path(out)} is missing, but {path} was decided with it; "
+                    f"run '{command} --out {shlex.quote(str(out))}' to measure it again"
+                )

@@ -1,7 +1,8 @@
 """A toy study for the framework's tests: fast, deterministic, and it can die on request.
 
 usage: python _toy_study.py OUT [KILL_AFTER]   runs every unit of 'toy' into OUT; with KILL_AFTER = k the process
-SIGKILLs itself while the (k+1)-th unit runs, after k units have been written.
+SIGKILLs itself while the (k+1)-th unit runs, after k units have been written. With CNNLAB_TOY_SLEEP = s, each unit
+sleeps s seconds first (a slow study, to stop or kill mid-run).
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 
 from cnnlab.studies import Results, Study, Table, Verdict, get_study, list_studies, reaches, register_study
 from cnnlab.studies.stats import POSITIVE, effect
 
 CALLS_ENV = "CNNLAB_TOY_CALLS"  # a file that each run appends its (arm, seed) to
 KILL_ENV = "CNNLAB_TOY_KILL_AFTER"
+SLEEP_ENV = "CNNLAB_TOY_SLEEP"
 PROFILES = {"quick": {"scale": 1.0}, "full": {"scale": 1.0, "more": True}}
 
 
@@ -29,6 +32,7 @@ def run(arm, seed, ctx):
     kill = os.environ.get(KILL_ENV)
     if kill is not None and done >= int(kill):
         os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(float(os.environ.get(SLEEP_ENV, 0)))
     base = 1.0 if arm == "treated" else 0.0
     return {"score": base * ctx["scale"] + 0.01 * seed, "curve": [seed, seed + 1.5], "nan": float("nan")}
 
