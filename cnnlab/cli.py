@@ -191,6 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_debug(p)
 
     p = commands.add_parser(
+        "plot",
+        help="overlay the learning curves of runs",
+        description="Overlay the per-epoch curves of one or more runs in one picture, each run labelled by the "
+        "options that differ between their configs (e.g. act=sigmoid, act=relu). Every run also draws its own "
+        "pictures (curves.png, confusion.png …) into its folder at its end.",
+    )
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    p.add_argument("--metric", metavar="M", help="one history column to draw, e.g. val_accuracy, train_loss, lr "
+                   "(default: validation loss and accuracy, or mAP)")  # fmt: skip
+    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="the picture to write (.png, .pdf, "
+                   ".svg); an existing file is refused")  # fmt: skip
+    _add_debug(p)
+
+    p = commands.add_parser(
         "map",
         help="COCO mAP of detections, identical to pycocotools",
         description=(
@@ -374,7 +388,7 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         if f.name == "model":
             continue
-        default = f.default if f.default is not dataclasses.MISSING else "-"
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = f"{f.metadata['help']} (default: {default})".replace("%", "%%")  # argparse formats with %
         flag = "--" + f.name.replace("_", "-")
         if f.name in ("model_kwargs", "data_kwargs"):
@@ -629,6 +643,13 @@ def _cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .engine.pictures import plot_runs
+
+    print(f"wrote {plot_runs(args.run_dirs, args.out, args.metric)}")
+    return 0
+
+
 def _cmd_map(args: argparse.Namespace) -> int:
     from .metrics import coco_evaluate, format_coco  # imported here: `cnnlab train` starts without them
     from .metrics.plot import plot_pr_curves
@@ -759,6 +780,7 @@ _COMMANDS = {
     "eval": _cmd_eval,
     "predict": _cmd_predict,
     "results": _cmd_results,
+    "plot": _cmd_plot,
     "map": _cmd_map,
     "explain": _cmd_explain,
     "study": _cmd_study,

@@ -1,5 +1,28 @@
+"""Suite-wide settings and fixtures."""
+
+import os
+
 import pytest
 import torch
+
+# Runs in the suite draw no pictures unless a test asks for them (`--plots`, `plots=True`): they would add a second
+# or two to each of a hundred runs. tests/engine/test_pictures.py and the first commands of test_recipes.py draw.
+os.environ["CNNLAB_PLOTS"] = "0"
+
+
+def pytest_collection_finish(session):
+    """A test module may define `start_in_background(items)`: it is called once, with the selected tests, as soon as
+    they are known, so that a module's long trainings (subprocesses) overlap the rest of the suite instead of
+    holding it up (tests/engine/test_recipes.py)."""
+    if session.config.option.collectonly:
+        return
+    started = set()
+    for item in session.items:
+        module = getattr(item, "module", None)
+        start = getattr(module, "start_in_background", None)
+        if start is not None and module.__name__ not in started:
+            started.add(module.__name__)
+            start(session.items)
 
 
 @pytest.fixture(autouse=True)

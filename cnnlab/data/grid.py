@@ -29,7 +29,7 @@ CAPTION = 14  # pixels of text under each cell
 
 
 def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, columns: int | None = None,
-                cell: int = 96):  # fmt: skip
+                cell: int = 96, dashed=None, title: str | None = None):  # fmt: skip
     """A PIL image: each (C, H, W) image in [0, 1] upscaled by an integer factor to about `cell` pixels (nearest
     neighbour, so pixels stay visible), its caption below, and optionally its boxes.
 
@@ -39,6 +39,9 @@ def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, 
         boxes: per image a list of ((x0, y0, x1, y1) in image pixels, class id, label text), or None.
         columns: images per row (default ⌈√n⌉).
         cell: target size of the longer side of each cell.
+        dashed: per image a list of ((x0, y0, x1, y1), class id) drawn dashed (e.g. the ground truth beside
+            predicted boxes), or None.
+        title: a line above the grid, or None.
     """
     from PIL import Image, ImageDraw
 
@@ -56,6 +59,9 @@ def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, 
         pixels = pixels.expand(3, -1, -1) if pixels.shape[0] == 1 else pixels
         tile = Image.fromarray(pixels.permute(1, 2, 0).numpy())  # (C, H, W) -> (H, W, C)
         canvas.paste(tile.resize((tile.width * scale, tile.height * scale), Image.Resampling.NEAREST), (x0, y0))
+        for (bx0, by0, bx1, by1), label in dashed[i] if dashed is not None else ():
+            rect = (x0 + bx0 * scale, y0 + by0 * scale, x0 + bx1 * scale - 1, y0 + by1 * scale - 1)
+            _dashed_rectangle(draw, rect, PALETTE[label % len(PALETTE)])
         for (bx0, by0, bx1, by1), label, text in boxes[i] if boxes is not None else ():
             colour = PALETTE[label % len(PALETTE)]
             rect = (x0 + bx0 * scale, y0 + by0 * scale, x0 + bx1 * scale - 1, y0 + by1 * scale - 1)
@@ -68,7 +74,34 @@ def render_grid(images: list[torch.Tensor], captions: list[str], boxes=None, *, 
         while len(text) > 1 and draw.textlength(text) > cw - GAP:  # stops at "…" in a cell too narrow for it
             text = text[:-2] + "…"
         draw.text((x0, y0 + image.shape[1] * scale + 1), text, fill="black")
+    return canvas if title is None else _titled(canvas, title)
+
+
+def _titled(picture, title: str):
+    """`picture` below a white strip holding `title` (Pillow's own scalable font where it has FreeType)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=15)
+    except (TypeError, ImportError):  # Pillow < 10.1, or without FreeType: its small bitmap font
+        font = ImageFont.load_default()
+    measure = ImageDraw.Draw(picture)
+    left, top, right, bottom = measure.textbbox((0, 0), title, font=font)
+    width = max(picture.width, right - left + 2 * GAP)
+    canvas = Image.new("RGB", (width, picture.height + bottom - top + 3 * GAP), "white")
+    ImageDraw.Draw(canvas).text(((width - (right - left)) // 2, 2 * GAP - top), title, fill="black", font=font)
+    canvas.paste(picture, ((width - picture.width) // 2, bottom - top + 3 * GAP))
     return canvas
+
+
+def _dashed_rectangle(draw, rect: tuple[float, float, float, float], colour, dash: int = 4) -> None:
+    """The outline of `rect` (x0, y0, x1, y1) in dashes of `dash` pixels (Pillow draws only solid lines)."""
+    x0, y0, x1, y1 = rect
+    for (ax, ay), (bx, by) in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))):
+        length = max(abs(bx - ax), abs(by - ay))
+        for start in range(0, max(1, math.ceil(length)), 2 * dash):
+            t0, t1 = start / max(length, 1), min(start + dash, length) / max(length, 1)
+            draw.line((ax + (bx - ax) * t0, ay + (by - ay) * t0, ax + (bx - ax) * t1, ay + (by - ay) * t1), fill=colour)
 
 
 def _ink(colour: tuple[int, int, int]) -> str:

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import sys
 import types
 import typing
@@ -104,6 +105,12 @@ class TrainConfig:
     checkpoint_every: int = _f(0, "also checkpoint every N optimizer steps (0: at the end of epochs only)")
     out: str | None = _f(None, "run directory; default runs/<model>-<data>-<time>")
     progress: bool = _f(True, "progress bar (only when stderr is a terminal)")
+    plots: bool = field(
+        default_factory=lambda: os.environ.get("CNNLAB_PLOTS", "1") != "0",
+        metadata={"help": "draw the run's pictures into its folder at its end: curves.png, and confusion.png and "
+                  "mistakes.png (classification), pr_curves.png (multi-label, detection), predictions.png "
+                  "(detection); the environment variable CNNLAB_PLOTS=0 makes --no-plots the default"},
+    )  # fmt: skip
     tensorboard: bool = _f(False, "also write TensorBoard event files (needs the tensorboard package)")
     diagnose: bool = _f(
         False,

@@ -60,11 +60,13 @@ def detect(
     model: nn.Module, dataset: DetectionDataset, *, batch_size: int = 256, flip_test: bool = False
 ) -> list[dict[str, torch.Tensor]]:
     """Per image {'boxes' (n, 4) xyxy pixels, 'scores' (n,), 'labels' (n,)} of `model` (eval mode) on `dataset`,
-    normalized with the dataset's mean and std; `flip_test` averages each image's maps with its mirror image's."""
-    loader = make_loader(dataset, batch_size, shuffle=False, seed=0, augment=None, device="cpu")
+    normalized with the dataset's mean and std, on the model's device; `flip_test` averages each image's maps with
+    its mirror image's."""
+    device = next(model.parameters()).device
+    loader = make_loader(dataset, batch_size, shuffle=False, seed=0, augment=None, device=device)
     found = []
     for batch in loader:
-        found.extend(model.decode(_maps(model, batch.inputs, flip_test)))
+        found.extend({k: v.cpu() for k, v in d.items()} for d in model.decode(_maps(model, batch.inputs, flip_test)))
     return found
 
 

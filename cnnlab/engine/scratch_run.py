@@ -21,6 +21,7 @@ from ..scratch.torch_bridge import to_torch_state_dict
 from .config import TrainConfig
 from .export import export_safetensors_state
 from .history import write_history
+from .pictures import draw_run, view_run
 from .result import RunResult
 from .run import default_run_dir, hold_out, load_split, lock_run_dir, write_json, write_run_files
 from .setup import model_keywords
@@ -94,6 +95,8 @@ def _train(config: TrainConfig, run_dir: Path, log: Callable[[str], None]) -> Ru
         "train_seconds": result.seconds,
     }
     write_json(run_dir / "metrics.json", metrics)
+    if config.plots:  # drawn with the exported weights in the torch model, as eval and predict use them
+        draw_run(view_run(run_dir), run_dir)
     return RunResult(
         run_dir=run_dir,
         test_loss=result.test_loss,

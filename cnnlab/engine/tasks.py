@@ -115,6 +115,7 @@ class DetectionTask:
                     "detection model such as tinydet"
                 )
         self.model, self.box_loss, self.cls_loss, self.world = model, box_loss, cls_loss, world
+        self.evaluated: tuple[list, Any] | None = None
 
     def _loss(self, output: Any, batch: Any) -> torch.Tensor:
         """The batch's loss per object (at least 1)."""
@@ -180,6 +181,7 @@ class DetectionTask:
             truths = [t for share_truths, _ in shares for t in share_truths]
             found = [f for _, share_found in shares for f in share_found]
         result = coco_evaluate(truths, found, per_class=False)
+        self.evaluated = (found, result)  # the last split's detections and evaluation, for the run's pictures
         return {"loss": loss_value / objects if objects else math.nan, "map": result.AP, "map50": result.AP50,
                 "map75": result.AP75}  # fmt: skip
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from .._divergence import DivergenceGuard
 from .._io import remove_stale_temporaries
+from .._painter import Painter
 from ..data import TensorDataset, build_augment, build_box_augment, make_loader
 from ..errors import ConfigError, RunInterrupted, RunWriteError, TrainingDiverged
 from .callbacks import Callback, TrainState
@@ -488,10 +489,16 @@ class Trainer:
             progress.close()
 
     def fit(self) -> RunResult:
-        """Train to the last epoch (or early stop), test, export; the run directory's lock ends with it."""
+        """Train to the last epoch (or early stop), test, export, draw; the run directory's lock ends with it."""
+        self.painting = self.writes and self.config.plots
+        try:
+            self.painter = Painter() if self.painting else None  # it warms matplotlib up while the run trains
+        except OSError:  # no process to spare: the pictures are drawn here
+            self.painter = None
         try:
             return self._fit()
         finally:
+            self._stop_painting()
             self.release()
 
     def _fit(self) -> RunResult:
@@ -503,6 +510,7 @@ class Trainer:
         try:
             self._loop(stop)
             self.writer.wait()  # the last checkpoint is complete before the run reports
+            self._paint_curves()
         except (TrainingDiverged, KeyboardInterrupt) as exc:
             if self.pending_best is not None:  # the best epoch so far is a good state (_save writes on rank 0)
                 self._save("best.pt", self.pending_best)
@@ -511,6 +519,7 @@ class Trainer:
             if self.run_dir is not None and isinstance(exc, TrainingDiverged):
                 where = f"the last good checkpoint is {last}" if last else "no checkpoint was written before it"
                 exc.args = (f"{exc}; {where}",)
+                self._paint_diverged_run()
             elif self.run_dir is not None:  # Ctrl-C: one line saying how to go on
                 where = f"from its checkpoint at step {self.saved_step}" if last else "from the start: no checkpoint"
                 raise RunInterrupted(
@@ -547,6 +556,7 @@ class Trainer:
         if self.writes:
             try:
                 self._write_results(result, test)
+                self._paint_test()
             except OSError as exc:
                 if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
@@ -557,6 +567,49 @@ class Trainer:
                 ) from exc
         self._emit("on_train_end")
         return result
+
+    # ----- pictures (pictures.py): matplotlib's figures in a painter process beside the run, the image grids here
+    def _view(self, *, diverged: str | None = None, test: bool = False):
+        from .pictures import RunView, ending_of, task_of
+
+        detections = getattr(self.task, "evaluated", None) if self.world.size == 1 else None  # rank order ≠ data order
+        return RunView(self.config, task_of(self.test_data), self.history, self.best["epoch"],
+                       ending_of(self.config, self.state.epoch, diverged=diverged),
+                       model=self.model if test else None, test=self.test_data if test else None,
+                       detections=detections)  # fmt: skip
+
+    def _paint_curves(self, *, diverged: str | None = None) -> None:
+        """Send curves.png to the painter: at the end of the last epoch, so that it is drawn during the test."""
+        if self.painting:
+            from .pictures import curves_spec, draw
+
+            draw({"curves.png": curves_spec(self._view(diverged=diverged))}, self.run_dir, self.painter)
+
+    def _paint_test(self) -> None:
+        """The final model's pictures on the test split, then wait for the painter to write every figure."""
+        if self.painting:
+            from .pictures import draw, test_specs
+
+            draw(test_specs(self._view(test=True)), self.run_dir, self.painter)
+            self._finish_painting()
+
+    def _finish_painting(self) -> None:
+        painter, self.painter = self.painter, None
+        if painter is not None and (why := painter.finish()) is not None:
+            self.log(f"some pictures were not drawn: {why}")
+
+    def _stop_painting(self) -> None:
+        if self.painter is not None:
+            self.painter.kill()
+            self.painter = None
+
+    def _paint_diverged_run(self) -> None:
+        """curves.png up to the divergence; a failure to draw it never hides the divergence itself."""
+        try:
+            self._paint_curves(diverged=f"the loss blew up at step {self.state.step}")
+            self._finish_painting()
+        except Exception as exc:  # the divergence is the error this run reports
+            self.log(f"curves.png was not drawn: {exc}")
 
     def _write_results(self, result: RunResult, test: dict[str, float]) -> None:
         """model.safetensors and metrics.json, each written atomically."""

@@ -1,0 +1,92 @@
+"""What a run's pictures cost: a 10-epoch LeNet-5 `cnnlab train` with its pictures over the same run with
+`--no-plots` (target ≤ 1.02×), and the seconds each picture takes to draw (target ≤ 1 s each).
+
+Each repeat runs the command twice as fresh processes, in alternating order, with one torch thread: the whole cost
+a user pays, matplotlib's import included. The ratio of medians is reported for the process's CPU time (user +
+system, which load from other processes on a shared machine barely moves) and for its wall time. Then each picture
+of the last run is drawn again in this process, timed on its own (matplotlib already imported).
+
+    .venv/bin/python benchmarks/pictures.py                                   # digits: 1,437 training images
+    .venv/bin/python benchmarks/pictures.py --mnist ../shared/data/mnist-t10k  # MNIST 8,000 / 2,000 too
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from cnnlab import _figures as figures
+from cnnlab.engine.pictures import run_figures, view_run
+
+
+def run_once(argv: list[str], out: Path) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one `cnnlab train` process."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "cnnlab", "train", *argv, "--no-progress", "--out", str(out)],
+                             stdout=subprocess.DEVNULL, env=env)  # fmt: skip
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"cnnlab train {' '.join(argv)} failed")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def measure(name: str, argv: list[str], repeats: int, work: Path) -> Path:
+    times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    last = work
+    for r in range(repeats):
+        for plots in (r % 2 == 0, r % 2 == 1):  # alternate which side goes first
+            last = work / f"{name}-{r}-{plots}"
+            times[plots].append(run_once([*argv, "--plots" if plots else "--no-plots"], last))
+            if plots:
+                drawn = last
+    for i, what in enumerate(("CPU", "wall")):
+        on = statistics.median(t[i] for t in times[True])
+        off = statistics.median(t[i] for t in times[False])
+        print(f"{name}: {what} time with pictures {on:.2f} s, without {off:.2f} s: ×{on / off:.3f} ({on - off:+.2f} s)")
+    return drawn
+
+
+def per_picture(run_dir: Path) -> None:
+    view = view_run(run_dir)
+    started = time.perf_counter()
+    for name, figure in run_figures(view).items():  # once: matplotlib's one-time costs (fonts, lazy imports)
+        figures.save_figure(figure, run_dir / f"warm-{name}")
+    print(f"  all pictures, drawn the first time in this process: {time.perf_counter() - started:.3f} s")
+    started = time.perf_counter()
+    drawn = run_figures(view)
+    print(f"  the figures built: {time.perf_counter() - started:.3f} s (the test split's predictions included)")
+    for name, figure in drawn.items():
+        started = time.perf_counter()
+        figures.save_figure(figure, run_dir / f"again-{name}")
+        print(f"  {name} rendered and written: {time.perf_counter() - started:.3f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--mnist", metavar="DIR", help="also MNIST's t10k files, split 8,000 / 2,000")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cases = {"lenet5 on digits": ["lenet5", "--data", "digits", "--epochs", str(args.epochs)]}
+    if args.mnist:
+        cases["lenet5 on MNIST"] = ["lenet5", "--data", "mnist", "--data-dir", args.mnist, "--epochs", str(args.epochs),
+                                    "--train-split", "test[:8000]", "--test-split", "test[8000:]"]  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        for name, argv in cases.items():
+            drawn = measure(name, argv, args.repeats, Path(folder))
+            per_picture(drawn)
+
+
+if __name__ == "__main__":
+    main()

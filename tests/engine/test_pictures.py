@@ -1,0 +1,239 @@
+"""Every run draws its pictures: each exists after a short run of each task, opens, is wide and not blank, and
+shows the run's own numbers (the confusion matrix's counts are the test split's predictions; a detector's PR curve
+has the area of its recorded AP50; multi-label APs are sklearn's); `cnnlab plot` labels runs by what differs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.metrics import average_precision_score
+
+from cnnlab._painter import Painter
+from cnnlab.cli import main
+from cnnlab.engine import TrainConfig, compare_runs, run_pictures, train
+from cnnlab.engine.pictures import RunView, class_scores, ending_of, run_figures, view_run
+
+DRAWN = {"progress": False, "plots": True}  # the suite turns pictures off by default (conftest.py)
+SMALL_SHAPES = {"n_train": 256, "n_test": 96}
+
+
+def run(tmp_path_factory, name: str, **config) -> tuple:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp(name) / "run"
+    result = train(TrainConfig(out=str(out), **DRAWN, **config), log=lambda _: None)
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    return run(tmp_path_factory, "digits", model="lenet5", data="digits", epochs=2)
+
+
+@pytest.fixture(scope="module")
+def detection_run(tmp_path_factory):
+    return run(tmp_path_factory, "det", model="tinydet", data="shapes", epochs=2, batch_size=32, lr=3e-3,
+               data_kwargs={"task": "detection", **SMALL_SHAPES})  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def multilabel_run(tmp_path_factory):
+    return run(tmp_path_factory, "ml", model="small_cnn", data="shapes", epochs=2, batch_size=32,
+               data_kwargs={"task": "multilabel", **SMALL_SHAPES})  # fmt: skip
+
+
+def assert_picture(path) -> None:
+    """It opens, is at least 600 pixels wide and is not one flat colour."""
+    with Image.open(path) as image:
+        image.load()
+        assert image.width >= 600, (path, image.size)
+        pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    assert pixels.var() > 100, (path, pixels.var())  # a blank or nearly blank canvas has almost no variance
+
+
+def cell_counts(figure) -> dict[tuple[int, int], int]:
+    """The counts printed in a confusion figure's cells, by (true, predicted)."""
+    ax = figure.axes[0]
+    return {(round(t.get_position()[1]), round(t.get_position()[0])): int(t.get_text()) for t in ax.texts}
+
+
+def test_a_classifier_draws_curves_confusion_and_mistakes(digits_run):
+    out, _ = digits_run
+    for name in ("curves.png", "confusion.png", "mistakes.png"):
+        assert_picture(out / name)
+    assert not (out / "pr_curves.png").exists() and not (out / "predictions.png").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    counts = cell_counts(run_pictures(out)["confusion.png"])
+    n = 355  # the digits test split
+    assert sum(counts.values()) == n
+    assert sum(c for (t, p), c in counts.items() if t == p) == round(metrics["test_accuracy"] * n)
+
+
+def test_the_confusion_matrix_is_the_models_predictions(digits_run):
+    out, _ = digits_run
+    view = view_run(out)
+    scores, targets = class_scores(view.model, view.test, multilabel=False)
+    expected = np.zeros((10, 10), int)
+    np.add.at(expected, (targets, scores.argmax(1)), 1)
+    counts = cell_counts(run_figures(view)["confusion.png"])
+    assert counts == {(t, p): int(c) for (t, p), c in np.ndenumerate(expected) if c}
+
+
+def test_the_curves_show_the_history_and_mark_the_best_epoch(digits_run):
+    _, result = digits_run
+    figure = run_pictures(result)["curves.png"]
+    loss, metric, lr = figure.axes
+    lines = {line.get_label(): line for line in loss.get_lines()}
+    assert list(lines["train loss"].get_ydata()) == [row["train_loss"] for row in result.history]
+    assert list(lines["val loss"].get_ydata()) == [row["val_loss"] for row in result.history]
+    assert list(lr.get_lines()[0].get_ydata()) == [row["lr"] for row in result.history]
+    assert f"best epoch {result.best_epoch}" in lines
+    assert "lenet5 on digits: 2 epochs, best epoch" in figure._suptitle.get_text()
+    assert [line.get_label() for line in metric.get_lines()][:2] == ["train accuracy", "val accuracy"]
+
+
+def test_the_title_says_a_run_stopped_early_or_diverged():
+    config = TrainConfig(model="mlp", data="digits", epochs=30, early_stopping=3)
+    rows = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.0, "lr": 0.1} for e in (1, 2, 3, 4)]
+    early = RunView(config, "classification", rows, 1, ending_of(config, 4))
+    assert (
+        "stopped early after epoch 4 of 30, 3 epochs without a better"
+        in run_figures(early)["curves.png"]._suptitle.get_text()
+    )
+    diverged = RunView(config, "classification", rows, 1, ending_of(config, 4, diverged="the loss blew up at step 9"))
+    assert (
+        "diverged in epoch 5 of 30 (the loss blew up at step 9)"
+        in run_figures(diverged)["curves.png"]._suptitle.get_text()
+    )
+
+
+def test_a_diverged_run_still_draws_its_curves(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "lenet5", "--data", "digits", "--lr", "1e12", "--optimizer", "sgd", "--plots", "--out", str(out)]
+    assert main(argv) == 3
+    assert capsys.readouterr().err.count("\n") == 1
+    with Image.open(out / "curves.png") as image:
+        assert image.width >= 600
+    assert not (out / "confusion.png").exists()  # a diverged model's test pictures would show nothing learned
+
+
+def test_a_detector_draws_pr_curves_whose_area_is_its_ap50(detection_run):
+    out, _ = detection_run
+    for name in ("curves.png", "pr_curves.png", "predictions.png"):
+        assert_picture(out / name)
+    metrics = json.loads((out / "metrics.json").read_text())
+    figure = run_pictures(out)["pr_curves.png"]  # drawn anew from the folder, as `cnnlab eval` scores it
+    at50, at75 = figure.axes
+    mean50 = next(line for line in at50.get_lines() if line.get_label().startswith("all classes"))
+    assert abs(np.mean(mean50.get_ydata()) - metrics["test_map50"]) < 1e-6
+    assert mean50.get_label() == f"all classes (AP {metrics['test_map50']:.3f})"
+    mean75 = next(line for line in at75.get_lines() if line.get_label().startswith("all classes"))
+    assert abs(np.mean(mean75.get_ydata()) - metrics["test_map75"]) < 1e-6
+    classes = [line.get_label().split(" (AP")[0] for line in at50.get_lines()]
+    assert "circle" in classes and len(classes) == len(set(classes))
+
+
+def test_multilabel_pr_curves_carry_sklearns_average_precision(multilabel_run):
+    out, _ = multilabel_run
+    assert_picture(out / "curves.png")
+    assert_picture(out / "pr_curves.png")
+    assert not (out / "confusion.png").exists()
+    view = view_run(out)
+    scores, targets = class_scores(view.model, view.test, multilabel=True)
+    (ax,) = run_figures(view)["pr_curves.png"].axes
+    shown = {line.get_label().split(" (AP ")[0]: line.get_label() for line in ax.get_lines()}
+    for k, name in enumerate(view.test.classes):
+        if targets[:, k].any():
+            assert shown[name] == f"{name} (AP {average_precision_score(targets[:, k], scores[:, k]):.3f})"
+
+
+def test_regression_and_the_scratch_engine_draw_their_pictures(tmp_path):
+    torch.set_num_threads(1)
+    out = tmp_path / "lstm"
+    train(TrainConfig(model="lstm", data="adding", model_kwargs={"hidden": 8}, epochs=1, out=str(out), **DRAWN),
+          log=lambda _: None)  # fmt: skip
+    assert_picture(out / "curves.png")
+    assert sorted(p.name for p in out.glob("*.png")) == ["curves.png"]
+    out = tmp_path / "scratch"
+    train(TrainConfig(model="lenet5", data="digits", engine="scratch", epochs=1, out=str(out), **DRAWN),
+          log=lambda _: None)  # fmt: skip
+    for name in ("curves.png", "confusion.png", "mistakes.png"):
+        assert_picture(out / name)
+
+
+def test_no_plots_writes_no_picture_and_diagnose_keeps_its_own(tmp_path, capsys):
+    out = tmp_path / "bare"
+    assert main(["train", "mlp", "--data", "digits", "--epochs", "1", "--no-plots", "--out", str(out)]) == 0
+    assert list(out.rglob("*.png")) == []
+    out = tmp_path / "diag"
+    assert main(["train", "mlp", "--data", "digits", "--epochs", "1", "--diagnose", "--plots", "--out", str(out)]) == 0
+    capsys.readouterr()
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*.png")}
+    assert {"curves.png", "confusion.png", "diagnostics/grad_heatmap.png", "diagnostics/units.png"} <= names
+
+
+def test_the_painter_process_draws_what_it_is_sent_and_names_what_fails(tmp_path):
+    painter = Painter()
+    rows = [{"epoch": 1, "train_loss": 1.0, "lr": 0.1}, {"epoch": 2, "train_loss": 0.5, "lr": 0.05}]
+    painter.draw(tmp_path / "c.png", "curves", {"history": rows, "task": "classification", "title": "t"})
+    assert painter.finish() is None
+    assert_picture(tmp_path / "c.png")
+    painter = Painter()
+    painter.draw(tmp_path / "bad.png", "curves", {"history": rows, "task": "no such task", "title": "t"})
+    assert painter.finish() == "KeyError: 'no such task'"
+    assert not (tmp_path / "bad.png").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_pictures_are_on_unless_the_environment_turns_them_off(monkeypatch):
+    monkeypatch.delenv("CNNLAB_PLOTS")
+    assert TrainConfig().plots is True
+    monkeypatch.setenv("CNNLAB_PLOTS", "0")
+    assert TrainConfig().plots is False and TrainConfig(plots=True).plots is True
+
+
+def test_a_resumed_run_draws_its_pictures_again(digits_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run[0], copy)
+    for picture in copy.glob("*.png"):
+        picture.unlink()
+    assert main(["train", "--resume", str(copy)]) == 0  # finished: evaluated again, and drawn
+    capsys.readouterr()
+    assert {p.name for p in copy.glob("*.png")} == {"curves.png", "confusion.png", "mistakes.png"}
+
+
+def test_an_in_memory_run_draws_its_curves(tmp_path):
+    torch.set_num_threads(1)
+    result = train(TrainConfig(model="mlp", data="digits", epochs=1, **DRAWN), in_memory=True, log=lambda _: None)
+    assert set(run_pictures(result)) == {"curves.png"}
+
+
+def test_cnnlab_plot_labels_runs_by_the_option_that_differs(tmp_path, capsys):
+    runs = []
+    for act in ("sigmoid", "relu"):
+        runs.append(tmp_path / act)
+        argv = ["train", "mlp", "--data", "digits", "--epochs", "2", "--act", act, "--no-plots", "--out", str(runs[-1])]
+        assert main(argv) == 0
+    figure = compare_runs(runs)
+    for ax in figure.axes:
+        assert [line.get_label() for line in ax.get_lines()] == ["act=sigmoid", "act=relu"]
+    assert "differing in act" in figure._suptitle.get_text()
+    (only,) = compare_runs(runs, metric="train_accuracy").axes
+    histories = [[json.loads(line) for line in (r / "history.jsonl").read_text().splitlines()] for r in runs]
+    for line, history in zip(only.get_lines(), histories, strict=True):
+        assert list(line.get_ydata()) == [row["train_accuracy"] for row in history]
+    picture = tmp_path / "acts.png"
+    capsys.readouterr()
+    assert main(["plot", str(runs[0]), str(runs[1]), "--out", str(picture)]) == 0
+    assert_picture(picture)
+    before = picture.read_bytes()
+    assert main(["plot", str(runs[0]), "--out", str(picture)]) == 2  # never overwrites
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists" in err and picture.read_bytes() == before
+    assert main(["plot", str(runs[0]), "--metric", "val_acc", "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "val_accuracy" in err and not (tmp_path / "x.png").exists()
+    assert main(["plot", str(tmp_path / "missing"), "--out", str(tmp_path / "y.png")]) == 2
+    assert "holds no history.jsonl" in capsys.readouterr().err
