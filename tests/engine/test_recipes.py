@@ -2,11 +2,15 @@
 --help` and `cnnlab models NAME` show them, and each recipe reaches its target with no flag but --data."""
 
 import argparse
-import concurrent.futures
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -96,8 +100,9 @@ def test_the_run_records_the_recipe_and_the_flags_that_won(tmp_path):
 
 
 # The user's first command: no flag but --data (and the engine), with each recipe's own epochs. The five runs go in
-# two lanes of one-thread processes side by side, resnet20 alone in one: the machine's two cores do in the time of
-# the longest run what one would do in the time of all five.
+# two lanes of one-thread processes, resnet20 alone in one, started as soon as the tests are collected
+# (conftest.py's pytest_collection_finish): they train beside the rest of the suite, which would otherwise wait for
+# the longest of them, and the tests below wait for their results.
 TARGETS = [
     ("resnet20", "shapes", "torch", 0.88),
     ("small_cnn", "shapes", "torch", 0.85),
@@ -108,22 +113,63 @@ TARGETS = [
 LANES = (TARGETS[:1], TARGETS[1:])
 
 
-@pytest.fixture(scope="module")
-def first_runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("first")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+class FirstRuns:
+    """The five first commands, each a subprocess, in two lanes of daemon threads; `results()` waits for them.
+    Processes still running when the tests end (an interrupted session) are killed."""
 
-    def lane(pairs):
-        done = {}
+    def __init__(self):
+        self.root = Path(tempfile.mkdtemp(prefix="cnnlab-first-runs-"))
+        self.done: dict[tuple[str, str, str], tuple[subprocess.CompletedProcess, Path]] = {}
+        self.running: list[subprocess.Popen] = []
+        self.stopped = False
+        self.lanes = [threading.Thread(target=self._lane, args=(pairs,), daemon=True) for pairs in LANES]
+        for lane in self.lanes:
+            lane.start()
+        atexit.register(self.stop)
+
+    def _lane(self, pairs) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "CNNLAB_PLOTS"}  # the first command draws its pictures
+        env["OMP_NUM_THREADS"] = "1"
         for model, data, engine, _ in pairs:
-            out = root / f"{model}-{data}-{engine}"
+            out = self.root / f"{model}-{data}-{engine}"
             argv = [sys.executable, "-m", "cnnlab", "train", model, "--data", data, "--engine", engine, "--out",
                     str(out), "--no-progress"]  # fmt: skip
-            done[(model, data, engine)] = (subprocess.run(argv, capture_output=True, text=True, env=env), out)
-        return done
+            if self.stopped:
+                return
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            self.running.append(process)
+            stdout, stderr = process.communicate()
+            self.done[(model, data, engine)] = (subprocess.CompletedProcess(argv, process.returncode, stdout, stderr),
+                                                out)  # fmt: skip
 
-    with concurrent.futures.ThreadPoolExecutor(len(LANES)) as pool:
-        return {k: v for lane_runs in pool.map(lane, LANES) for k, v in lane_runs.items()}
+    def results(self):
+        for lane in self.lanes:
+            lane.join()
+        return self.done
+
+    def stop(self) -> None:
+        self.stopped = True
+        for process in self.running:
+            if process.poll() is None:
+                process.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_FIRST: list[FirstRuns] = []
+
+
+def start_in_background(items) -> None:
+    """Called by conftest.py once the tests are collected: start the first commands if their tests will run."""
+    if not _FIRST and any(getattr(i, "originalname", "") == "test_the_first_command_reaches_its_target" for i in items):
+        _FIRST.append(FirstRuns())
+
+
+@pytest.fixture(scope="module")
+def first_runs():
+    if not _FIRST:  # collected without conftest.py's hook: start them now
+        _FIRST.append(FirstRuns())
+    yield _FIRST[0].results()
+    _FIRST[0].stop()
 
 
 @pytest.mark.parametrize(("model", "data", "engine", "target"), TARGETS, ids=lambda v: str(v))
@@ -134,3 +180,4 @@ def test_the_first_command_reaches_its_target(first_runs, model, data, engine, t
     assert metrics["test_accuracy"] >= target
     epochs = recipe_for(model, data).get("epochs", TrainConfig().epochs)  # mlp on digits: the generic defaults
     assert json.loads((out / "config.json").read_text())["epochs"] == epochs
+    assert {"curves.png", "confusion.png", "mistakes.png"} <= {p.name for p in out.glob("*.png")}
