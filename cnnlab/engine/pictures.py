@@ -231,7 +231,7 @@ def _detection_specs(model: nn.Module, data: DetectionDataset, config: TrainConf
     ]  # fmt: skip
     truths = [list(zip(data.boxes[i].tolist(), data.labels[i].tolist(), strict=True)) for i in range(n)]
     captions = [f"{len(b)} shown, {len(t)} true" for b, t in zip(boxes, truths, strict=True)]
-    title = f"Predicted boxes scoring ≥ {SHOW_SCORE} with class and score (ground truth dashed): first {n} test images"
+    title = f"Boxes scoring at least {SHOW_SCORE}, with class and score (ground truth dashed): first {n} test images"
     grid = render_grid([_image(data, i) for i in range(n)], captions, boxes, columns=min(8, n), cell=192,
                        dashed=truths, title=title)  # fmt: skip
     out["predictions.png"] = ("image", grid, None)
