@@ -20,10 +20,15 @@ SMALL_SHAPES = {"n_train": 256, "n_test": 96}
 
 
 def run(tmp_path_factory, name: str, **config) -> tuple:
+    """A run for the module's tests, on one thread; the thread count is given back (a module fixture outlives the
+    suite's per-test restore, and the resume tests compare with subprocesses on the default count)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp(name) / "run"
-    result = train(TrainConfig(out=str(out), **DRAWN, **config), log=lambda _: None)
-    return out, result
+    try:
+        out = tmp_path_factory.mktemp(name) / "run"
+        return out, train(TrainConfig(out=str(out), **DRAWN, **config), log=lambda _: None)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
