@@ -221,7 +221,10 @@ def _full_after(n: int, write):
     return full
 
 
-@pytest.mark.parametrize(("name", "module", "flags"), [("shapes", "coco", ["--task", "detection"]),
+SMALL_SHAPES = ["--data-kw", "n_train=64", "--data-kw", "n_test=16"]  # the statistics come from the train split
+
+
+@pytest.mark.parametrize(("name", "module", "flags"), [("shapes", "coco", ["--task", "detection", *SMALL_SHAPES]),
                                                        ("digits", "folder", [])])  # fmt: skip
 def test_a_full_disk_during_export_is_one_line_and_writes_nothing(capsys, tmp_path, monkeypatch, name, module, flags):
     import importlib

@@ -50,10 +50,16 @@ def run_script(run_dir: Path, mode: str, n: int) -> int:
     return subprocess.run(argv, capture_output=True).returncode
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The detection run of _killed_run.py, never stopped: what every killed and resumed run must equal."""
+    run_dir = tmp_path_factory.mktemp("ref") / "run"
+    assert run_script(run_dir, "none", 0) == 0
+    return run_dir
+
+
 @pytest.mark.parametrize(("mode", "n"), [("step", 4), ("epoch", 1)])
-def test_a_killed_detection_run_resumes_exactly(tmp_path, mode, n):
-    reference = tmp_path / "ref"
-    assert run_script(reference, "none", 0) == 0
+def test_a_killed_detection_run_resumes_exactly(tmp_path, reference, mode, n):
     run_dir = tmp_path / "run"
     assert run_script(run_dir, mode, n) == -signal.SIGKILL
     result = train(resume=run_dir, log=lambda _: None)
