@@ -10,6 +10,14 @@ import torch
 os.environ["CNNLAB_PLOTS"] = "0"
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that wait for a background training (their module's `WAITS_FOR_BACKGROUND` names them) run last, so
+    that the rest of the suite runs beside that training instead of waiting for it."""
+    waiting = [i for i in items if getattr(i, "originalname", "") in getattr(i.module, "WAITS_FOR_BACKGROUND", ())]
+    if waiting:
+        items[:] = [i for i in items if i not in waiting] + waiting
+
+
 def pytest_collection_finish(session):
     """A test module may define `start_in_background(items)`: it is called once, with the selected tests, as soon as
     they are known, so that a module's long trainings (subprocesses) overlap the rest of the suite instead of
