@@ -4,15 +4,19 @@
 Each repeat runs the command twice as fresh processes, in alternating order, with one torch thread: the whole cost
 a user pays, matplotlib's import included. The ratio of medians is reported for the process's CPU time (user +
 system, which load from other processes on a shared machine barely moves) and for its wall time. Then each picture
-of the last run is drawn again in this process, timed on its own (matplotlib already imported).
+of the last run is drawn again in this process, timed on its own (matplotlib already imported). Last, one run in
+this process times the steps on the run's own path (starting the painter, the test split's pictures, waiting for
+the painter): the wall time the pictures add when a core is free for the painter, free of the machine's drift.
 
     .venv/bin/python benchmarks/pictures.py                                   # digits: 1,437 training images
     .venv/bin/python benchmarks/pictures.py --mnist ../shared/data/mnist-t10k  # MNIST 8,000 / 2,000 too
+    .venv/bin/python benchmarks/pictures.py --mnist ../shared/data/mnist-t10k --path-only
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -56,6 +60,52 @@ def measure(name: str, argv: list[str], repeats: int, work: Path) -> Path:
     return drawn
 
 
+SPENT: dict[str, float] = {}  # seconds per timed step of the run's pictures
+
+
+def _time_the_pictures() -> None:
+    """Wrap (once) the trainer's steps that serve its pictures in timers adding to SPENT."""
+    from cnnlab.engine import trainer
+
+    if getattr(trainer, "_timed", False):
+        return
+
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                SPENT[name] = SPENT.get(name, 0.0) + time.perf_counter() - started
+
+        return wrapper
+
+    trainer.Painter = timed("start the painter", trainer.Painter)
+    for method in ("_paint_curves", "_paint_test"):
+        setattr(trainer.Trainer, method, timed(method, getattr(trainer.Trainer, method)))
+    trainer._timed = True
+
+
+def on_the_runs_path(argv: list[str], work: Path) -> None:
+    """The seconds the run itself spends on its pictures, timed inside one training process: starting the painter,
+    handing it curves.png, the test split's pictures (predictions, image grids) and waiting for the painter to
+    finish. On a machine with a core to spare this is all the wall time the pictures add; the painter's own work
+    (importing matplotlib, drawing) runs beside the training."""
+    from cnnlab.cli import _train_config, build_parser
+    from cnnlab.engine.trainer import train
+
+    SPENT.clear()
+    _time_the_pictures()
+    config = _train_config(build_parser().parse_args(["train", *argv, "--plots", "--no-progress"]))
+    started = time.perf_counter()
+    result = train(dataclasses.replace(config, out=str(work / "timed")), log=lambda _: None)
+    wall = time.perf_counter() - started
+    total = sum(SPENT.values())
+    parts = ", ".join(f"{name.strip('_')} {seconds:.3f} s" for name, seconds in SPENT.items())
+    print(f"  on the run's own path: {total:.3f} s of its {wall:.1f} s ({total / wall:.2%}): {parts}")
+    print(f"  (training {result.seconds:.1f} s)")
+
+
 def per_picture(run_dir: Path) -> None:
     view = view_run(run_dir)
     started = time.perf_counter()
@@ -76,6 +126,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--mnist", metavar="DIR", help="also MNIST's t10k files, split 8,000 / 2,000")
+    parser.add_argument("--path-only", action="store_true", help="only the time on the run's own path")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cases = {"lenet5 on digits": ["lenet5", "--data", "digits", "--epochs", str(args.epochs)]}
@@ -84,8 +135,10 @@ def main() -> None:
                                     "--train-split", "test[:8000]", "--test-split", "test[8000:]"]  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         for name, argv in cases.items():
-            drawn = measure(name, argv, args.repeats, Path(folder))
-            per_picture(drawn)
+            if not args.path_only:
+                per_picture(measure(name, argv, args.repeats, Path(folder)))
+            print(name)
+            on_the_runs_path(argv, Path(folder) / name.replace(" ", "-"))
 
 
 if __name__ == "__main__":
