@@ -89,7 +89,7 @@ def curves_spec(view: RunView) -> Spec:
     return ("figure", "curves", args)
 
 
-def test_specs(view: RunView) -> dict[str, Spec]:
+def model_specs(view: RunView) -> dict[str, Spec]:
     """The pictures of the final model on the test split, by file name (none without a model and a test split)."""
     if view.model is None or view.test is None or len(view.test) == 0:
         return {}
@@ -113,7 +113,7 @@ def as_figure(spec: Spec):
 
 def run_figures(view: RunView) -> dict[str, Any]:
     """The run's figures by file name (see the module's docstring); matplotlib Figures, drawn on the Agg canvas."""
-    return {name: as_figure(spec) for name, spec in {"curves.png": curves_spec(view), **test_specs(view)}.items()}
+    return {name: as_figure(spec) for name, spec in {"curves.png": curves_spec(view), **model_specs(view)}.items()}
 
 
 def draw(specs: Mapping[str, Spec], run_dir: str | Path, painter: Painter | None = None) -> None:
@@ -131,7 +131,7 @@ def draw(specs: Mapping[str, Spec], run_dir: str | Path, painter: Painter | None
 
 def draw_run(view: RunView, run_dir: str | Path) -> None:
     """Draw the run's pictures into `run_dir`, in this process (see `Painter` for drawing beside a training)."""
-    draw({"curves.png": curves_spec(view), **test_specs(view)}, run_dir)
+    draw({"curves.png": curves_spec(view), **model_specs(view)}, run_dir)
 
 
 # ----- classification

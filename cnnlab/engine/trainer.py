@@ -588,9 +588,9 @@ class Trainer:
     def _paint_test(self) -> None:
         """The final model's pictures on the test split, then wait for the painter to write every figure."""
         if self.painting:
-            from .pictures import draw, test_specs
+            from .pictures import draw, model_specs
 
-            draw(test_specs(self._view(test=True)), self.run_dir, self.painter)
+            draw(model_specs(self._view(test=True)), self.run_dir, self.painter)
             self._finish_painting()
 
     def _finish_painting(self) -> None:
