@@ -28,9 +28,11 @@ def evaluate(
     autocast: AbstractContextManager,
     memory_format: torch.memory_format = torch.contiguous_format,
     threshold: float = 0.5,
+    keep: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> dict[str, float]:
     """Mean loss and accuracy of `model` over every sample of `loader`, each counted exactly once across ranks
-    (the accuracy is NaN for regression data, which has none)."""
+    (the accuracy is NaN for regression data, which has none). `keep`, a list, receives this process's (logits,
+    targets) per batch, on the CPU, in the loader's order."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -46,6 +48,8 @@ def evaluate(
         totals[0] += loss_sum(loss, logits, batch.targets).double()
         totals[1] += correct_count(logits, batch.targets, threshold=threshold).double()
         totals[2] += batch.targets.shape[0]
+        if keep is not None:
+            keep.append((logits.detach().float().cpu(), batch.targets.cpu()))
     all_reduce_sum(totals, world)
     model.train(was_training)
     loss_value, correct, n = totals.tolist()

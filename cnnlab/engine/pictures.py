@@ -52,7 +52,9 @@ class RunView:
     ending: str  # how the run ended, for the curves' title
     model: nn.Module | None = None  # the trained model, for the test-split pictures (None: curves only)
     test: TensorDataset | DetectionDataset | None = None  # the test split, normalized like the training data
-    detections: tuple[list, Any] | None = None  # a detector's (per-image detections, CocoResult) on `test`, if known
+    # the run's own evaluation of `test`, when known: a detector's (per-image detections, CocoResult), a classifier's
+    # (scores, targets) as `class_scores` returns them; else the pictures predict the test split themselves
+    evaluated: tuple[Any, Any] | None = None
 
 
 def task_of(data: TensorDataset | DetectionDataset) -> str:
@@ -97,9 +99,10 @@ def model_specs(view: RunView) -> dict[str, Spec]:
     model.eval()
     try:
         if view.task == "detection":
-            return _detection_specs(model, view.test, view.config, view.detections)
+            return _detection_specs(model, view.test, view.config, view.evaluated)
         if view.task in ("classification", "multilabel"):
-            return _classification_specs(model, view.test, view.config, multilabel=view.task == "multilabel")
+            multilabel = view.task == "multilabel"
+            return _classification_specs(model, view.test, view.config, multilabel=multilabel, known=view.evaluated)
         return {}
     finally:
         model.train(was_training)
@@ -151,10 +154,11 @@ def class_scores(model: nn.Module, data: TensorDataset, *, multilabel: bool) -> 
     return torch.cat(scores).double().numpy(), torch.cat(targets).numpy()
 
 
-def _classification_specs(model: nn.Module, data: TensorDataset, config: TrainConfig, *, multilabel: bool):
+def _classification_specs(model: nn.Module, data: TensorDataset, config: TrainConfig, *, multilabel: bool,
+                          known: tuple | None = None):  # fmt: skip
     from ..metrics import average_precision, confusion_matrix, pr_curve
 
-    scores, targets = class_scores(model, data, multilabel=multilabel)
+    scores, targets = known if known is not None else class_scores(model, data, multilabel=multilabel)
     where = f"{config.model} on {data.name or config.data}, {len(targets)} test images"
     if multilabel:
         curves = []

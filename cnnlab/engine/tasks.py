@@ -55,6 +55,7 @@ class ClassificationTask:
         self.regression = regression
         self.label_smoothing, self.threshold = label_smoothing, threshold
         self.counter = CorrectCounter(threshold=threshold)  # batches not yet counted
+        self.evaluated: tuple[Any, Any] | None = None  # see evaluate(keep=True)
         self.running = None if regression else "accuracy"  # the training metric shown and logged
 
     def data_loss(self, output: Any, batch: Any, reduction: str) -> torch.Tensor:
@@ -78,9 +79,16 @@ class ClassificationTask:
         return self.counter.samples
 
     def evaluate(self, model: nn.Module, loader, *, world: World, autocast: AbstractContextManager,
-                 memory_format: torch.memory_format) -> dict[str, float]:  # fmt: skip
+                 memory_format: torch.memory_format, keep: bool = False) -> dict[str, float]:  # fmt: skip
+        """The split's loss and accuracy; with `keep`, also `self.evaluated`: (scores, targets) as NumPy arrays, the
+        softmax (or per-class sigmoid) probabilities of this process's samples in order, for the run's pictures."""
+        outputs: list | None = [] if keep else None
         metrics = evaluate(model, loader, loss=self.loss_name, world=world, autocast=autocast,
-                           memory_format=memory_format, threshold=self.threshold)  # fmt: skip
+                           memory_format=memory_format, threshold=self.threshold, keep=outputs)  # fmt: skip
+        if outputs and not self.regression:
+            logits, targets = torch.cat([o for o, _ in outputs]), torch.cat([t for _, t in outputs])
+            scores = logits.sigmoid() if targets.dim() == 2 else logits.softmax(dim=1)
+            self.evaluated = (scores.double().numpy(), targets.numpy())
         if self.regression:
             del metrics["accuracy"]
         return metrics
@@ -153,7 +161,7 @@ class DetectionTask:
 
     @torch.no_grad()
     def evaluate(self, model: nn.Module, loader, *, world: World, autocast: AbstractContextManager,
-                 memory_format: torch.memory_format) -> dict[str, float]:  # fmt: skip
+                 memory_format: torch.memory_format, keep: bool = False) -> dict[str, float]:  # fmt: skip
         """Mean loss, then COCO evaluation of the decoded detections (on the main process, which sees every
         image of a single-process run; under DDP each process scores its own share)."""
         from ..metrics import coco_evaluate  # the metrics package is imported only when a detector evaluates

@@ -464,9 +464,9 @@ class Trainer:
             return None
         return f"{last} (step {self.saved_step})"
 
-    def _evaluate(self, split: str) -> dict[str, float]:
+    def _evaluate(self, split: str, *, keep: bool = False) -> dict[str, float]:
         return self.task.evaluate(self.model, self.eval_loaders[split], world=self.world, autocast=self.autocast,
-                                  memory_format=self.memory_format)  # fmt: skip
+                                  memory_format=self.memory_format, keep=keep)  # fmt: skip
 
     def _loop(self, stop: bool) -> None:
         config, state = self.config, self.state
@@ -491,10 +491,12 @@ class Trainer:
     def fit(self) -> RunResult:
         """Train to the last epoch (or early stop), test, export, draw; the run directory's lock ends with it."""
         self.painting = self.writes and self.config.plots
+        self.painters: list[Painter] = []  # two warm matplotlib up while the run trains, then draw side by side
         try:
-            self.painter = Painter() if self.painting else None  # it warms matplotlib up while the run trains
+            while self.painting and len(self.painters) < 2:
+                self.painters.append(Painter())
         except OSError:  # no process to spare: the pictures are drawn here
-            self.painter = None
+            self._stop_painting()
         try:
             return self._fit()
         finally:
@@ -540,7 +542,7 @@ class Trainer:
         finally:
             self.writer.wait()  # the last checkpoint is complete before the run fails
 
-        test = self._evaluate("test")
+        test = self._evaluate("test", keep=self.painting and self.world.size == 1)  # the pictures reuse its outputs
         result = RunResult(
             run_dir=self.run_dir,
             test_loss=test["loss"],
@@ -568,40 +570,41 @@ class Trainer:
         self._emit("on_train_end")
         return result
 
-    # ----- pictures (pictures.py): matplotlib's figures in a painter process beside the run, the image grids here
+    # ----- pictures (pictures.py): matplotlib's figures in painter processes beside the run, the image grids here
     def _view(self, *, diverged: str | None = None, test: bool = False):
         from .pictures import RunView, ending_of, task_of
 
-        detections = getattr(self.task, "evaluated", None) if self.world.size == 1 else None  # rank order ≠ data order
+        evaluated = self.task.evaluated if self.world.size == 1 else None  # the test split's (rank order ≠ data order)
         return RunView(self.config, task_of(self.test_data), self.history, self.best["epoch"],
                        ending_of(self.config, self.state.epoch, diverged=diverged),
                        model=self.model if test else None, test=self.test_data if test else None,
-                       detections=detections)  # fmt: skip
+                       evaluated=evaluated)  # fmt: skip
 
     def _paint_curves(self, *, diverged: str | None = None) -> None:
         """Send curves.png to the painter: at the end of the last epoch, so that it is drawn during the test."""
         if self.painting:
             from .pictures import curves_spec, draw
 
-            draw({"curves.png": curves_spec(self._view(diverged=diverged))}, self.run_dir, self.painter)
+            painter = self.painters[0] if self.painters else None
+            draw({"curves.png": curves_spec(self._view(diverged=diverged))}, self.run_dir, painter)
 
     def _paint_test(self) -> None:
         """The final model's pictures on the test split, then wait for the painter to write every figure."""
         if self.painting:
             from .pictures import draw, model_specs
 
-            draw(model_specs(self._view(test=True)), self.run_dir, self.painter)
+            draw(model_specs(self._view(test=True)), self.run_dir, self.painters[-1] if self.painters else None)
             self._finish_painting()
 
     def _finish_painting(self) -> None:
-        painter, self.painter = self.painter, None
-        if painter is not None and (why := painter.finish()) is not None:
+        painters, self.painters = self.painters, []
+        for why in {p.finish() for p in painters} - {None}:
             self.log(f"some pictures were not drawn: {why}")
 
     def _stop_painting(self) -> None:
-        if self.painter is not None:
-            self.painter.kill()
-            self.painter = None
+        for painter in self.painters:
+            painter.kill()
+        self.painters = []
 
     def _paint_diverged_run(self) -> None:
         """curves.png up to the divergence; a failure to draw it never hides the divergence itself."""

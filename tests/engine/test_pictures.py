@@ -85,6 +85,26 @@ def test_the_confusion_matrix_is_the_models_predictions(digits_run):
     assert counts == {(t, p): int(c) for (t, p), c in np.ndenumerate(expected) if c}
 
 
+def test_the_runs_own_test_evaluation_hands_the_pictures_its_scores(digits_run):
+    import contextlib
+
+    from cnnlab.data import make_loader
+    from cnnlab.engine.distributed import World
+    from cnnlab.engine.tasks import make_task
+
+    view = view_run(digits_run[0])
+    task = make_task(view.config, view.test, view.model)
+    loader = make_loader(view.test, 100, shuffle=False, seed=0, augment=None, device="cpu")
+    metrics = task.evaluate(view.model.eval(), loader, world=World(), autocast=contextlib.nullcontext(),
+                            memory_format=torch.contiguous_format, keep=True)  # fmt: skip
+    scores, targets = task.evaluated
+    expected_scores, expected_targets = class_scores(view.model, view.test, multilabel=False)
+    assert np.array_equal(targets, expected_targets) and np.allclose(scores, expected_scores, rtol=0, atol=1e-6)
+    assert (scores.argmax(1) == targets).mean() == metrics["accuracy"]
+    known = run_figures(RunView(**{**view.__dict__, "evaluated": (scores, targets)}))["confusion.png"]
+    assert cell_counts(known) == cell_counts(run_figures(view)["confusion.png"])
+
+
 def test_the_curves_show_the_history_and_mark_the_best_epoch(digits_run):
     _, result = digits_run
     figure = run_pictures(result)["curves.png"]
