@@ -491,12 +491,10 @@ class Trainer:
     def fit(self) -> RunResult:
         """Train to the last epoch (or early stop), test, export, draw; the run directory's lock ends with it."""
         self.painting = self.writes and self.config.plots
-        self.painters: list[Painter] = []  # two warm matplotlib up while the run trains, then draw side by side
         try:
-            while self.painting and len(self.painters) < 2:
-                self.painters.append(Painter())
+            self.painter = Painter() if self.painting else None  # it warms matplotlib up while the run trains
         except OSError:  # no process to spare: the pictures are drawn here
-            self._stop_painting()
+            self.painter = None
         try:
             return self._fit()
         finally:
@@ -570,7 +568,7 @@ class Trainer:
         self._emit("on_train_end")
         return result
 
-    # ----- pictures (pictures.py): matplotlib's figures in painter processes beside the run, the image grids here
+    # ----- pictures (pictures.py): matplotlib's figures in a painter process beside the run, the image grids here
     def _view(self, *, diverged: str | None = None, test: bool = False):
         from .pictures import RunView, ending_of, task_of
 
@@ -585,26 +583,25 @@ class Trainer:
         if self.painting:
             from .pictures import curves_spec, draw
 
-            painter = self.painters[0] if self.painters else None
-            draw({"curves.png": curves_spec(self._view(diverged=diverged))}, self.run_dir, painter)
+            draw({"curves.png": curves_spec(self._view(diverged=diverged))}, self.run_dir, self.painter)
 
     def _paint_test(self) -> None:
         """The final model's pictures on the test split, then wait for the painter to write every figure."""
         if self.painting:
             from .pictures import draw, model_specs
 
-            draw(model_specs(self._view(test=True)), self.run_dir, self.painters[-1] if self.painters else None)
+            draw(model_specs(self._view(test=True)), self.run_dir, self.painter)
             self._finish_painting()
 
     def _finish_painting(self) -> None:
-        painters, self.painters = self.painters, []
-        for why in {p.finish() for p in painters} - {None}:
+        painter, self.painter = self.painter, None
+        if painter is not None and (why := painter.finish()) is not None:
             self.log(f"some pictures were not drawn: {why}")
 
     def _stop_painting(self) -> None:
-        for painter in self.painters:
-            painter.kill()
-        self.painters = []
+        if self.painter is not None:
+            self.painter.kill()
+            self.painter = None
 
     def _paint_diverged_run(self) -> None:
         """curves.png up to the divergence; a failure to draw it never hides the divergence itself."""
