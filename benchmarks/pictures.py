@@ -1,12 +1,13 @@
 """What a run's pictures cost: a 10-epoch LeNet-5 `cnnlab train` with its pictures over the same run with
 `--no-plots` (target ≤ 1.02×), and the seconds each picture takes to draw (target ≤ 1 s each).
 
-Each repeat runs the command twice as fresh processes, in alternating order, with one torch thread: the whole cost
-a user pays, matplotlib's import included. The ratio of medians is reported for the process's CPU time (user +
-system, which load from other processes on a shared machine barely moves) and for its wall time. Then each picture
-of the last run is drawn again in this process, timed on its own (matplotlib already imported). Last, one run in
-this process times the steps on the run's own path (starting the painter, the test split's pictures, waiting for
-the painter): the wall time the pictures add when a core is free for the painter, free of the machine's drift.
+Each repeat runs the command twice as fresh processes, in alternating order, with one torch thread (`--threads`
+sets another count): the whole cost a user pays, matplotlib's import included. The ratio of medians is reported for
+the process's CPU time (user + system, which load from other processes on a shared machine barely moves) and for
+its wall time. Then each picture of the last run is drawn again in this process, timed on its own (matplotlib
+already imported). Last, one run in this process times the steps on the run's own path (starting the painter, the
+test split's pictures, waiting for the painter): the wall time the pictures add when a core is free for the
+painter, free of the machine's drift.
 
     .venv/bin/python benchmarks/pictures.py                                   # digits: 1,437 training images
     .venv/bin/python benchmarks/pictures.py --mnist ../shared/data/mnist-t10k  # MNIST 8,000 / 2,000 too
@@ -28,12 +29,12 @@ from pathlib import Path
 import torch
 
 from cnnlab import _figures as figures
-from cnnlab.engine.pictures import run_figures, view_run
+from cnnlab.engine.pictures import curves_spec, model_specs, run_figures, view_run
 
 
-def run_once(argv: list[str], out: Path) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of one `cnnlab train` process."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def run_once(argv: list[str], out: Path, threads: int) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) of one `cnnlab train` process on `threads` torch threads."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, "-m", "cnnlab", "train", *argv, "--no-progress", "--out", str(out)],
                              stdout=subprocess.DEVNULL, env=env)  # fmt: skip
@@ -44,13 +45,13 @@ def run_once(argv: list[str], out: Path) -> tuple[float, float]:
     return usage.ru_utime + usage.ru_stime, wall
 
 
-def measure(name: str, argv: list[str], repeats: int, work: Path) -> Path:
+def measure(name: str, argv: list[str], repeats: int, work: Path, threads: int) -> Path:
     times: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     last = work
     for r in range(repeats):
         for plots in (r % 2 == 0, r % 2 == 1):  # alternate which side goes first
             last = work / f"{name}-{r}-{plots}"
-            times[plots].append(run_once([*argv, "--plots" if plots else "--no-plots"], last))
+            times[plots].append(run_once([*argv, "--plots" if plots else "--no-plots"], last, threads))
             if plots:
                 drawn = last
     for i, what in enumerate(("CPU", "wall")):
@@ -81,7 +82,7 @@ def _time_the_pictures() -> None:
         return wrapper
 
     trainer.Painter = timed("start the painter", trainer.Painter)
-    for method in ("_paint_curves", "_paint_test"):
+    for method in ("_rehearse", "_paint_curves", "_paint_test"):
         setattr(trainer.Trainer, method, timed(method, getattr(trainer.Trainer, method)))
     trainer._timed = True
 
@@ -119,6 +120,12 @@ def per_picture(run_dir: Path) -> None:
         started = time.perf_counter()
         figures.save_figure(figure, run_dir / f"again-{name}")
         print(f"  {name} rendered and written: {time.perf_counter() - started:.3f} s")
+    specs = {"curves.png": curves_spec(view), **model_specs(view)}
+    for name, (kind, what, args) in specs.items():
+        if kind == "figure" and what in figures.REUSABLE:  # as the painter draws them after its rehearsal
+            started = time.perf_counter()
+            figures.save_figure(figures.FIGURES[what](**args, into=drawn[name]), run_dir / f"into-{name}")
+            print(f"  {name} drawn into its earlier figure and written: {time.perf_counter() - started:.3f} s")
 
 
 def main() -> None:
@@ -127,8 +134,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--mnist", metavar="DIR", help="also MNIST's t10k files, split 8,000 / 2,000")
     parser.add_argument("--path-only", action="store_true", help="only the time on the run's own path")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of the run (1 leaves a core free)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     cases = {"lenet5 on digits": ["lenet5", "--data", "digits", "--epochs", str(args.epochs)]}
     if args.mnist:
         cases["lenet5 on MNIST"] = ["lenet5", "--data", "mnist", "--data-dir", args.mnist, "--epochs", str(args.epochs),
@@ -136,7 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, argv in cases.items():
             if not args.path_only:
-                per_picture(measure(name, argv, args.repeats, Path(folder)))
+                per_picture(measure(name, argv, args.repeats, Path(folder), args.threads))
             print(name)
             on_the_runs_path(argv, Path(folder) / name.replace(" ", "-"))
 

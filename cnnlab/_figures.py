@@ -64,49 +64,77 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def curves_figure(history: Sequence[Mapping[str, Any]], *, task: str, title: str, best_epoch: int | None = None):
+def curves_figure(history: Sequence[Mapping[str, Any]], *, task: str, title: str, best_epoch: int | None = None,
+                  into=None):  # fmt: skip
     """Training and validation loss, the task's metric (accuracy, or mAP) and the learning rate per epoch, side by
     side on shared epoch axes; a dotted line marks `best_epoch` (the epoch whose weights the run keeps as best).
 
     Args:
         history: the run's rows (history.jsonl): 'epoch', 'train_loss', 'val_loss', 'train_accuracy', 'lr' …
         task: 'classification', 'detection' or 'regression' (which metric panel to draw).
-        title: the figure's title (what ran, and how it ended).
+        title: the figure's title.
         best_epoch: the best epoch, or None.
+        into: a figure an earlier call returned, drawn again with these numbers when its panels are the same
+            (otherwise a new figure is made): its axes and ticks exist already, which halves the drawing time.
     """
     metrics = METRICS[task]
     panels = ["loss", *(["metric"] if metrics else []), "lr"]
-    width = 5.0 * len(panels)
-    margins = {"left": 0.75 / width, "right": 1 - 0.15 / width, "bottom": 0.14, "top": 0.88, "wspace": 0.25}
-    figure, axes = new_figure(width, 3.8, 1, len(panels), margins=margins, sharex=True)
-    axes = dict(zip(panels, axes[0], strict=True))
+    layout = ("curves", tuple(panels))
+    if _layout_of(into) == layout:
+        figure, axes = into, dict(zip(panels, into.axes, strict=True))
+        for ax in axes.values():
+            _clear_numbers(ax)
+    else:
+        width = 5.0 * len(panels)
+        margins = {"left": 0.75 / width, "right": 1 - 0.15 / width, "bottom": 0.14, "top": 0.88, "wspace": 0.25}
+        figure, grid = new_figure(width, 3.8, 1, len(panels), margins=margins, sharex=True)
+        figure.cnnlab_layout = layout
+        axes = dict(zip(panels, grid[0], strict=True))
+        axes["loss"].set_ylabel("mean squared error" if task == "regression" else "loss")
+        if metrics:
+            axes["metric"].set_ylabel(" / ".join(label for _, label in metrics))
+        axes["lr"].set_ylabel("learning rate")
+        for ax in axes.values():
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+        _whole_epochs(axes["loss"])
     loss_label = "mean squared error" if task == "regression" else "loss"
     for split, style in (("train", "-"), ("val", "--"), ("test", ":")):  # test: the scratch engine's per epoch
         _line(axes["loss"], history, f"{split}_loss", f"{split} {loss_label}", style)
         for suffix, label in metrics:
             _line(axes["metric"], history, f"{split}_{suffix}", f"{split} {label}", style)
     _line(axes["lr"], history, "lr", "learning rate (end of epoch)", "-")
-    axes["loss"].set_ylabel(loss_label)
-    if metrics:
-        axes["metric"].set_ylabel(" / ".join(label for _, label in metrics))
-    axes["lr"].set_ylabel("learning rate")
     epochs, losses = _column(history, "train_loss")
-    if losses and min(losses) > 0 and max(losses) / min(losses) > 50:  # a loss over decades reads on a log axis
-        axes["loss"].set_yscale("log")
+    decades = bool(losses) and min(losses) > 0 and max(losses) / min(losses) > 50  # such a loss reads on a log axis
+    if axes["loss"].get_yscale() != ("log" if decades else "linear"):
+        axes["loss"].set_yscale("log" if decades else "linear")
     for name, ax in axes.items():
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="grey", linestyle=":", linewidth=1.2, label=f"best epoch {best_epoch}")
         if ax.get_lines():
             ax.legend(loc="best", fontsize=8)
         elif name != "lr":
             ax.text(0.5, 0.5, "no finite values recorded", ha="center", va="center", transform=ax.transAxes)
+        ax.relim()
+        ax.autoscale_view()
     if epochs:
         axes["loss"].set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
-    _whole_epochs(axes["loss"])
     figure.suptitle(title, fontsize=11)
     return figure
+
+
+def _layout_of(figure) -> tuple | None:
+    """What an earlier figure was made for (its kind and panels), so that a later call can draw into it."""
+    return getattr(figure, "cnnlab_layout", None)
+
+
+def _clear_numbers(ax) -> None:
+    """Remove what a figure's numbers drew into `ax` (lines, cell and note texts, the legend), keeping its frame."""
+    for artist in [*ax.lines, *ax.texts]:
+        artist.remove()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    ax.set_prop_cycle(None)  # the lines take the same colours as in a new figure
 
 
 def _whole_epochs(ax) -> None:
@@ -122,7 +150,7 @@ def _line(ax, history: Sequence[Mapping[str, Any]], key: str, label: str, style:
         ax.plot(epochs, values, style, marker="o" if len(epochs) <= 30 else None, markersize=3, label=label)
 
 
-def confusion_figure(counts: np.ndarray, classes: Sequence[str], *, title: str):
+def confusion_figure(counts: np.ndarray, classes: Sequence[str], *, title: str, into=None):
     """Confusion matrix: rows are true classes, columns predicted ones; each cell shows its count and is shaded by
     its share of the row (the recall of the class on the diagonal), so rare classes read as clearly as common ones.
 
@@ -130,28 +158,38 @@ def confusion_figure(counts: np.ndarray, classes: Sequence[str], *, title: str):
         counts: (K, K) integer counts, counts[true, predicted].
         classes: the K class names.
         title: the figure's title.
+        into: a figure an earlier call returned, drawn again with these counts when its classes are the same
+            (otherwise a new figure is made).
     """
     counts = np.asarray(counts)
     k = len(classes)
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
-    side = min(14.0, max(6.4, 0.55 * k + 2.5))
-    width = side + 1.2  # the colour bar's share
-    margins = {"left": 0.9 / width, "right": 1 - 0.1 / width, "bottom": 0.75 / side, "top": 1 - 0.4 / side}
-    figure, ((ax,),) = new_figure(width, side, margins=margins)
-    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
-    figure.colorbar(image, ax=ax, shrink=0.8, label="share of the true class's images")
+    layout = ("confusion", tuple(str(c) for c in classes))
+    if _layout_of(into) == layout:
+        figure, ax = into, into.axes[0]
+        _clear_numbers(ax)
+        ax.images[0].set_data(shares)
+    else:
+        side = min(14.0, max(6.4, 0.55 * k + 2.5))
+        width = side + 1.2  # the colour bar's share
+        margins = {"left": 0.9 / width, "right": 1 - 0.1 / width, "bottom": 0.75 / side, "top": 1 - 0.4 / side}
+        figure, ((ax,),) = new_figure(width, side, margins=margins)
+        figure.cnnlab_layout = layout
+        image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
+        figure.colorbar(image, ax=ax, shrink=0.8, label="share of the true class's images")
+        ticks = range(k) if k <= 40 else range(0, k, math.ceil(k / 40))
+        names = [str(classes[i]) for i in ticks]
+        ax.set_xticks(list(ticks), names, rotation=90 if max(map(len, names), default=0) > 3 else 0, fontsize=8)
+        ax.set_yticks(list(ticks), names, fontsize=8)
+        ax.set(xlabel="predicted class", ylabel="true class")
     if k <= 30:  # a number per cell while the cells are large enough to read it
         size = 9 if k <= 12 else 6
         for (i, j), n in np.ndenumerate(counts):
             if n:
                 ink = "white" if shares[i, j] > 0.5 else "black"
                 ax.text(j, i, str(int(n)), ha="center", va="center", color=ink, fontsize=size)
-    ticks = range(k) if k <= 40 else range(0, k, math.ceil(k / 40))
-    names = [str(classes[i]) for i in ticks]
-    ax.set_xticks(list(ticks), names, rotation=90 if max(map(len, names), default=0) > 3 else 0, fontsize=8)
-    ax.set_yticks(list(ticks), names, fontsize=8)
-    ax.set(xlabel="predicted class", ylabel="true class", title=title)
+    ax.set_title(title)
     return figure
 
 
@@ -219,3 +257,4 @@ def compare_figure(runs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], keys
 
 # The figures a painter process draws from JSON arguments (see cnnlab._painter), by name.
 FIGURES = {"curves": curves_figure, "confusion": confusion_figure, "pr": pr_figure}
+REUSABLE = ("curves", "confusion")  # those that take `into=`: a figure of the same kind drawn earlier

@@ -91,6 +91,17 @@ def curves_spec(view: RunView) -> Spec:
     return ("figure", "curves", args)
 
 
+def rehearsal_specs(view: RunView) -> list[Spec]:
+    """The figures a painter draws early in a run and keeps, not written (see `Painter.draw`): the curves so far
+    and, for a classifier, a confusion matrix of its classes. The run's final figures are drawn into them."""
+    specs = [curves_spec(view)]
+    if view.task == "classification" and view.test is not None:
+        classes = [str(c) for c in view.test.classes]
+        counts = np.eye(len(classes), dtype=np.int64).tolist()
+        specs.append(("figure", "confusion", {"counts": counts, "classes": classes, "title": "rehearsal"}))
+    return specs
+
+
 def model_specs(view: RunView) -> dict[str, Spec]:
     """The pictures of the final model on the test split, by file name (none without a model and a test split)."""
     if view.model is None or view.test is None or len(view.test) == 0:
@@ -125,7 +136,7 @@ def draw(specs: Mapping[str, Spec], run_dir: str | Path, painter: Painter | None
         path = Path(run_dir) / name
         if kind == "image":
             with atomic_path(path) as tmp:
-                what.save(tmp, format="PNG")
+                what.save(tmp, format="PNG", compress_level=1)  # as save_figure: zlib's fastest level
         elif painter is not None:
             painter.draw(path, what, args)
         else:

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 from sklearn.metrics import average_precision_score
 
+from cnnlab._figures import FIGURES, save_figure
 from cnnlab._painter import Painter
 from cnnlab.cli import main
 from cnnlab.engine import TrainConfig, compare_runs, run_pictures, train
@@ -208,6 +209,31 @@ def test_the_painter_process_draws_what_it_is_sent_and_names_what_fails(tmp_path
     painter.draw(tmp_path / "bad.png", "curves", {"history": rows, "task": "no such task", "title": "t"})
     assert painter.finish() == "KeyError: 'no such task'"
     assert not (tmp_path / "bad.png").exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_figure_drawn_into_a_rehearsal_has_the_pixels_of_a_new_one(tmp_path):
+    """The painter keeps the figures it rehearses (no path: drawn, not written) and draws the run's final ones into
+    them; what it writes is pixel for pixel what a new figure gives, though the axis changed scale and size."""
+    painter = Painter()
+    first = [{"epoch": 1, "train_loss": 2.0, "val_loss": 2.1, "train_accuracy": 0.3, "lr": 0.1}]
+    # the loss falls over decades: the loss axis turns logarithmic
+    rows = [{"epoch": e, "train_loss": 2 / e**3, "val_loss": 2 / e**2, "train_accuracy": 1 - 0.7 / e, "lr": 0.1 / e}
+            for e in range(1, 11)]  # fmt: skip
+    classes = ["cat", "dog", "bird"]
+    final = {
+        "curves": {"history": rows, "task": "classification", "title": "10 epochs", "best_epoch": 9},
+        "confusion": {"counts": [[50, 2, 0], [3, 40, 1], [0, 0, 7]], "classes": classes, "title": "test"},
+    }
+    painter.draw(None, "curves", {"history": first, "task": "classification", "title": "rehearsal", "best_epoch": 1})
+    painter.draw(None, "confusion", {"counts": np.eye(3, dtype=int).tolist(), "classes": classes, "title": "r"})
+    for name, args in final.items():
+        painter.draw(tmp_path / f"{name}.png", name, args)
+    assert painter.finish() is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.png", "curves.png"]  # rehearsals write nothing
+    for name, args in final.items():
+        new = save_figure(FIGURES[name](**args), tmp_path / "new" / f"{name}.png")
+        with Image.open(tmp_path / f"{name}.png") as kept, Image.open(new) as fresh:
+            assert np.array_equal(np.asarray(kept), np.asarray(fresh)), name
 
 
 def test_pictures_are_on_unless_the_environment_turns_them_off(monkeypatch):
