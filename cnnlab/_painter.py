@@ -8,8 +8,8 @@ add little to its wall time. It imports neither torch nor the run's code.
 Input: JSON lines on stdin, each {"path": file to write, "figure": a name of `_figures.FIGURES`, "args": its keyword
 arguments}; each figure is written atomically as it arrives. A line whose path is null is a rehearsal: the figure is
 drawn and kept, not written, so that the run's final figure of that kind is drawn into it, its axes and ticks
-already made (about half the drawing time; the pixels are the same). End of input ends the process. A failure is
-one line on stderr and exit status 1 (the run reports it and keeps its results).
+already made (the curves take about a quarter less time; the pixels are the same). End of input ends the process. A
+failure is one line on stderr and exit status 1 (the run reports it and keeps its results).
 """
 
 from __future__ import annotations

@@ -591,7 +591,7 @@ class Trainer:
 
     def _rehearse(self) -> None:
         """After this process's first epoch, the painter draws and keeps the kinds of figure the run ends with: the
-        final ones are then drawn into them, their axes and ticks made, in about half the time the run waits."""
+        final ones are then drawn into them, their axes and ticks made, and the run waits less for them."""
         from .pictures import rehearsal_specs
 
         self.rehearsed = True
