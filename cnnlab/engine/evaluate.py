@@ -18,6 +18,11 @@ def main_logits(output: torch.Tensor | tuple) -> torch.Tensor:
     return output[0] if isinstance(output, tuple) else output
 
 
+def class_probabilities(logits: torch.Tensor, *, multilabel: bool) -> torch.Tensor:
+    """A classifier's scores: softmax probabilities over the classes, or each class's own sigmoid (multi-label)."""
+    return logits.sigmoid() if multilabel else logits.softmax(dim=1)
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,

@@ -32,7 +32,7 @@ from .._painter import Painter
 from ..data import DetectionDataset, TensorDataset, make_loader, render_grid
 from ..errors import CnnlabError, ConfigError
 from .config import TrainConfig
-from .evaluate import main_logits
+from .evaluate import class_probabilities, main_logits
 from .result import RunResult
 from .run import read_json
 
@@ -160,7 +160,7 @@ def class_scores(model: nn.Module, data: TensorDataset, *, multilabel: bool) -> 
     scores, targets = [], []
     for batch in loader:
         logits = main_logits(model(batch.inputs)).float()
-        scores.append((logits.sigmoid() if multilabel else logits.softmax(dim=1)).cpu())
+        scores.append(class_probabilities(logits, multilabel=multilabel).cpu())
         targets.append(batch.targets.cpu())
     return torch.cat(scores).double().numpy(), torch.cat(targets).numpy()
 

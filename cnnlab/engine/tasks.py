@@ -24,7 +24,7 @@ from ..data import DetectionDataset, TensorDataset
 from ..errors import ConfigError, unknown_name
 from .config import TrainConfig
 from .distributed import World, all_reduce_sum, gather_objects
-from .evaluate import evaluate, main_logits
+from .evaluate import class_probabilities, evaluate, main_logits
 from .losses import CorrectCounter, loss_sum, resolve_loss
 
 ONE_PROCESS = World()  # a run without torchrun
@@ -87,7 +87,7 @@ class ClassificationTask:
                            memory_format=memory_format, threshold=self.threshold, keep=outputs)  # fmt: skip
         if outputs and not self.regression:
             logits, targets = torch.cat([o for o, _ in outputs]), torch.cat([t for _, t in outputs])
-            scores = logits.sigmoid() if targets.dim() == 2 else logits.softmax(dim=1)
+            scores = class_probabilities(logits, multilabel=targets.dim() == 2)  # multi-label targets are (N, K)
             self.evaluated = (scores.double().numpy(), targets.numpy())
         if self.regression:
             del metrics["accuracy"]
@@ -163,7 +163,8 @@ class DetectionTask:
     def evaluate(self, model: nn.Module, loader, *, world: World, autocast: AbstractContextManager,
                  memory_format: torch.memory_format, keep: bool = False) -> dict[str, float]:  # fmt: skip
         """Mean loss, then COCO evaluation of the decoded detections (on the main process, which sees every
-        image of a single-process run; under DDP each process scores its own share)."""
+        image of a single-process run; under DDP each process scores its own share). `self.evaluated` always keeps
+        the split's (detections, CocoResult), which the evaluation computes anyway, so `keep` changes nothing."""
         from ..metrics import coco_evaluate  # the metrics package is imported only when a detector evaluates
 
         was_training = model.training
@@ -179,8 +180,8 @@ class DetectionTask:
             loss_sum, objects = self._loss_sum(output, batch)
             totals += torch.tensor([float(loss_sum), objects], dtype=torch.float64)
             for i, dets in enumerate(model.decode(output)):
-                keep = batch.labels[i] >= 0
-                truths.append({"boxes": batch.boxes[i][keep].cpu(), "labels": batch.labels[i][keep].cpu()})
+                real = batch.labels[i] >= 0  # not padding
+                truths.append({"boxes": batch.boxes[i][real].cpu(), "labels": batch.labels[i][real].cpu()})
                 found.append({k: v.detach().float().cpu() if k != "labels" else v.cpu() for k, v in dets.items()})
         model.train(was_training)
         loss_value, objects = all_reduce_sum(totals.to(_device(model)), world).tolist()
