@@ -11,11 +11,14 @@ never needs the unpickler that can run code, and there is no fallback to it.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import random
+import signal
 import threading
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +149,23 @@ def snapshot(value: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block and deliver it as the block ends, so that the
+    KeyboardInterrupt is raised between two whole steps (only the main thread handles signals)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield  # signals go to the main thread; a handler set outside Python could not be put back
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)  # to the handler that was in place: Python's raises KeyboardInterrupt
+
+
 class CheckpointWriter:
     """Saves checkpoints on a background thread while training goes on.
 
@@ -162,8 +182,10 @@ class CheckpointWriter:
         """Write `state` to `path` in the background; `copy=False` for a `snapshot` already taken (not copied twice)."""
         copied = snapshot(state) if copy else state
         self.wait()
-        self._thread = threading.Thread(target=self._write, args=(path, copied), name="cnnlab-checkpoint")
-        self._thread.start()
+        thread = threading.Thread(target=self._write, args=(path, copied), name="cnnlab-checkpoint")
+        with _ctrl_c_deferred():  # a Ctrl-C inside start() would leave a thread that may or may not run
+            thread.start()
+            self._thread = thread
 
     def _write(self, path: Path, state: dict[str, Any]) -> None:
         try:
