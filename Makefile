@@ -12,10 +12,13 @@ STAMP := $(VENV)/.cnnlab-installed
 
 .PHONY: demo test lint install clean
 
+# pip would byte-compile what it installs on one core; compileall does it on every core. A file written for another
+# Python version fails to compile under both (pip passes over it silently): hence the quiet `|| true`.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)") "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-compile $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)") "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet --no-compile -e ".[test]"
+	$(BIN)/python -m compileall -q -q -j 0 $(VENV)/lib || true
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,8 +38,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# pytest exits 5 when it collects no test; make treats any non-zero status as failure.
+# pytest exits 5 when it collects no test; make treats any non-zero status as failure. cnnlab is byte-compiled first:
+# the suite starts many Python processes (training runs, study workers, the CLI itself), and where bytecode caches are
+# not written (PYTHONDONTWRITEBYTECODE) each of them would compile the modules it imports again.
 test: lint
+	$(BIN)/python -m compileall -q -j 0 cnnlab
 	$(BIN)/python -m pytest -q
 
 clean:

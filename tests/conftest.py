@@ -9,6 +9,13 @@ import torch
 # or two to each of a hundred runs. tests/engine/test_pictures.py and the first commands of test_recipes.py draw.
 os.environ["CNNLAB_PLOTS"] = "0"
 
+# One torch thread, here and in every process a test starts: the suite's models are small, and it runs beside the
+# background trainings of test_recipes.py, so a second thread mostly waits at each operation's barrier for a busy
+# core (on 2 cores, in-process tests used 12% more CPU than wall time with two threads). A test that compares with
+# another process gets the same count on both sides.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
+
 
 def pytest_collection_modifyitems(items):
     """Tests that wait for a background training (their module's `WAITS_FOR_BACKGROUND` names them) run last, so

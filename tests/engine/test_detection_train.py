@@ -34,14 +34,15 @@ def prior_boxes_map(train, test) -> float:
 
 def test_a_short_run_beats_a_detector_that_ignores_the_pixels(tmp_path):
     torch.set_num_threads(1)
-    config = TrainConfig(model="tinydet", data="shapes", data_kwargs=DATA, epochs=12, batch_size=16, lr=3e-3,
+    # 8 epochs reach a test mAP of about 0.10, twice the bar (12 reach 0.17 for 1.7 times the CPU)
+    config = TrainConfig(model="tinydet", data="shapes", data_kwargs=DATA, epochs=8, batch_size=16, lr=3e-3,
                          optimizer="adamw", augment="flip", progress=False, out=str(tmp_path / "r"))  # fmt: skip
     result = train(config, log=lambda _: None)
     baseline = prior_boxes_map(load_dataset("shapes", "train", **DATA), load_dataset("shapes", "test", **DATA))
     assert result.test_metrics["map"] > baseline + 0.05, (result.test_metrics, baseline)
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["test_map"] == result.test_metrics["map"] and metrics["test_accuracy"] is None
-    assert metrics["best_epoch"] == max(range(12), key=lambda e: result.history[e]["val_map"]) + 1
+    assert metrics["best_epoch"] == max(range(8), key=lambda e: result.history[e]["val_map"]) + 1
     assert {"val_map", "val_map50", "val_map75", "val_loss"} <= set(result.history[-1])
 
 

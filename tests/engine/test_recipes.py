@@ -5,6 +5,7 @@ import argparse
 import atexit
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -99,11 +100,12 @@ def test_the_run_records_the_recipe_and_the_flags_that_won(tmp_path):
     assert {key: recorded[key] for key in kept} == kept
 
 
-# The user's first command: no flag but --data (and the engine), with each recipe's own epochs. The five runs go in
-# two lanes of one-thread processes, resnet20 alone in one, started as soon as the tests are collected
-# (conftest.py's pytest_collection_finish): they train beside the rest of the suite, which would otherwise wait for
-# the longest of them, and the tests below wait for their results. The other lane runs at a lower priority: on two
-# cores, resnet20 and the suite each keep one, and the short runs fill what they leave.
+# The user's first command: no flag but --data (and the engine), with each recipe's own epochs. The five runs are
+# one-thread processes in two lanes, which take them in this order, each the next one not yet taken, as soon as the
+# tests are collected (conftest.py's pytest_collection_finish): they train beside the rest of the suite, which would
+# otherwise wait for the longest of them, and the tests below wait for their results. resnet20, the longest (about
+# ten minutes of one core), starts first; the others run at a lower priority: on two cores, resnet20 and the suite
+# each keep one, the short runs fill what they leave, and the lane that resnet20 frees takes any still waiting.
 TARGETS = [
     ("resnet20", "shapes", "torch", 0.88),
     ("small_cnn", "shapes", "torch", 0.85),
@@ -111,35 +113,41 @@ TARGETS = [
     ("lenet5", "digits", "scratch", 0.97),
     ("mlp", "digits", "torch", 0.95),
 ]
-LANES = (TARGETS[:1], TARGETS[1:])
+LANES = 2
 WAITS_FOR_BACKGROUND = ("test_the_first_command_reaches_its_target",)  # conftest.py runs these last
 
 
 class FirstRuns:
-    """The five first commands, each a subprocess, in two lanes of daemon threads; `results()` waits for them.
-    Processes still running when the tests end (an interrupted session) are killed."""
+    """The five first commands, each a subprocess, taken in order by two lanes (daemon threads); `results()` waits
+    for them. Processes still running when the tests end (an interrupted session) are killed."""
 
     def __init__(self):
         self.root = Path(tempfile.mkdtemp(prefix="cnnlab-first-runs-"))
         self.done: dict[tuple[str, str, str], tuple[subprocess.CompletedProcess, Path]] = {}
         self.running: list[subprocess.Popen] = []
         self.stopped = False
-        self.lanes = [threading.Thread(target=self._lane, args=(pairs,), daemon=True) for pairs in LANES]
+        self.waiting = queue.SimpleQueue()
+        for target in TARGETS:
+            self.waiting.put(target)
+        self.lanes = [threading.Thread(target=self._lane, daemon=True) for _ in range(LANES)]
         for lane in self.lanes:
             lane.start()
         atexit.register(self.stop)
 
-    def _lane(self, pairs) -> None:
+    def _lane(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "CNNLAB_PLOTS"}  # the first command draws its pictures
         env["OMP_NUM_THREADS"] = "1"
-        for model, data, engine, _ in pairs:
+        while not self.stopped:
+            try:
+                target = self.waiting.get_nowait()
+            except queue.Empty:
+                return
+            model, data, engine, _ = target
             out = self.root / f"{model}-{data}-{engine}"
             argv = [sys.executable, "-m", "cnnlab", "train", model, "--data", data, "--engine", engine, "--out",
                     str(out), "--no-progress"]  # fmt: skip
-            if self.stopped:
-                return
             process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            if model != LANES[0][0][0]:  # the short lane yields to resnet20, the critical path, and to the suite
+            if target != TARGETS[0]:  # the short runs yield to resnet20, the critical path, and to the suite
                 os.setpriority(os.PRIO_PROCESS, process.pid, 10)
             self.running.append(process)
             stdout, stderr = process.communicate()
