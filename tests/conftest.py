@@ -11,7 +11,7 @@ os.environ["CNNLAB_PLOTS"] = "0"
 
 # One torch thread, here and in every process a test starts: the suite's models are small, and it runs beside the
 # background trainings of test_recipes.py, so a second thread mostly waits at each operation's barrier for a busy
-# core (on 2 cores, in-process tests used 12% more CPU than wall time with two threads). A test that compares with
+# core (on 2 cores, in-process tests used 10% more CPU than wall time with two threads). A test that compares with
 # another process gets the same count on both sides.
 os.environ["OMP_NUM_THREADS"] = "1"
 torch.set_num_threads(1)
