@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 
@@ -239,13 +238,21 @@ def generate_shapes(
 SPLITS = {"train": 0, "test": 1}
 
 
-@lru_cache(maxsize=8)
+# Channel statistics of training splits, by (seed, difficulty, max_objects, image_size, n_train): loading a test
+# split normalizes it with them, and loading its training split first (as a run does) leaves them here, so that the
+# training images are not generated a second time (about 3 s for the default 10,000). A few floats per entry.
+_TRAIN_STATS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 def _train_stats(seed: int, difficulty: float, max_objects: int, image_size: int, n_train: int):
-    """Channel statistics of the training split (cached: loading the test split needs them too)."""
-    scenes = generate_shapes(
-        n_train, seed=seed, split=0, difficulty=difficulty, max_objects=max_objects, image_size=image_size
-    )
-    return channel_stats(scenes.images)
+    """Channel statistics of the training split (kept: loading the test split needs them too)."""
+    key = (seed, difficulty, max_objects, image_size, n_train)
+    if key not in _TRAIN_STATS:
+        scenes = generate_shapes(
+            n_train, seed=seed, split=0, difficulty=difficulty, max_objects=max_objects, image_size=image_size
+        )
+        _TRAIN_STATS[key] = channel_stats(scenes.images)
+    return _TRAIN_STATS[key]
 
 
 def load_shapes(
@@ -284,10 +291,11 @@ def load_shapes(
     scenes = generate_shapes(
         n, seed=seed, split=SPLITS[split], difficulty=difficulty, max_objects=max_objects, image_size=image_size
     )
+    key = (seed, float(difficulty), max_objects, image_size, n_train)
     if split == "train":
-        mean, std = channel_stats(scenes.images)
+        mean, std = _TRAIN_STATS[key] = channel_stats(scenes.images)
     else:
-        mean, std = _train_stats(seed, float(difficulty), max_objects, image_size, n_train)
+        mean, std = _train_stats(*key)
     name = f"shapes/{split}" if task == "classification" else f"shapes-{task}/{split}"
     present = scenes.kinds >= 0
     if task == "classification":
