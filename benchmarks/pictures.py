@@ -82,7 +82,7 @@ def _time_the_pictures() -> None:
         return wrapper
 
     trainer.Painter = timed("start the painter", trainer.Painter)
-    for method in ("_rehearse", "_paint_curves", "_paint_test"):
+    for method in ("_rehearse", "_paint_curves", "_paint_test", "_finish_painting"):
         setattr(trainer.Trainer, method, timed(method, getattr(trainer.Trainer, method)))
     trainer._timed = True
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,8 @@ def ending_of(config: TrainConfig, epochs: int, *, diverged: str | None = None) 
 
 
 # A picture to draw: ("figure", name in _figures.FIGURES, its keyword arguments: JSON numbers, strings and lists),
-# or ("image", a PIL image, e.g. a grid of test images with their captions and a title).
+# or ("image", a function returning a PIL image, e.g. a grid of test images with their captions and a title, None):
+# drawn when it is written, after the figures have gone to a painter.
 Spec = tuple[str, Any, Any]
 
 
@@ -92,9 +94,18 @@ def curves_spec(view: RunView) -> Spec:
 
 
 def rehearsal_specs(view: RunView) -> list[Spec]:
-    """The figures a painter draws early in a run and keeps, not written (see `Painter.draw`): the curves so far
-    and, for a classifier, a confusion matrix of its classes. The run's final figures are drawn into them."""
-    specs = [curves_spec(view)]
+    """The figures a painter draws early in a run and keeps, not written (see `Painter.draw`): the curves so far,
+    their last row repeated up to the run's last epoch (so that the epoch axis has its final ticks), then the same
+    with a loss falling over decades (the log axis the final curves may need) and, for a classifier, a confusion
+    matrix of its classes. The run's final figures are drawn into them."""
+    kind, name, args = curves_spec(view)
+    rows = args["history"]
+    if rows:
+        last = rows[-1]
+        rows = [*rows, *({**last, "epoch": e} for e in range(last["epoch"] + 1, view.config.epochs + 1))]
+    specs = [(kind, name, {**args, "history": rows})]
+    if rows and _finite_positive(loss := rows[-1].get("train_loss")):
+        specs.append((kind, name, {**args, "history": [*rows[:-1], {**rows[-1], "train_loss": loss / 1000}]}))
     if view.task == "classification" and view.test is not None:
         classes = [str(c) for c in view.test.classes]
         counts = np.eye(len(classes), dtype=np.int64).tolist()
@@ -122,7 +133,7 @@ def model_specs(view: RunView) -> dict[str, Spec]:
 def as_figure(spec: Spec):
     """The matplotlib Figure of a spec."""
     kind, what, args = spec
-    return figures.FIGURES[what](**args) if kind == "figure" else figures.picture_figure(what)
+    return figures.FIGURES[what](**args) if kind == "figure" else figures.picture_figure(what())
 
 
 def run_figures(view: RunView) -> dict[str, Any]:
@@ -132,11 +143,12 @@ def run_figures(view: RunView) -> dict[str, Any]:
 
 def draw(specs: Mapping[str, Spec], run_dir: str | Path, painter: Painter | None = None) -> None:
     """Write each spec into `run_dir` atomically: images here, figures here or, given a painter, in its process."""
-    for name, (kind, what, args) in specs.items():
+    figures_first = sorted(specs.items(), key=lambda item: item[1][0] != "figure")  # a painter starts on them
+    for name, (kind, what, args) in figures_first:
         path = Path(run_dir) / name
         if kind == "image":
             with atomic_path(path) as tmp:
-                what.save(tmp, format="PNG", compress_level=1)  # as save_figure: zlib's fastest level
+                what().save(tmp, format="PNG", compress_level=1)  # as save_figure: zlib's fastest level
         elif painter is not None:
             painter.draw(path, what, args)
         else:
@@ -146,6 +158,10 @@ def draw(specs: Mapping[str, Spec], run_dir: str | Path, painter: Painter | None
 def draw_run(view: RunView, run_dir: str | Path) -> None:
     """Draw the run's pictures into `run_dir`, in this process (see `Painter` for drawing beside a training)."""
     draw({"curves.png": curves_spec(view), **model_specs(view)}, run_dir)
+
+
+def _finite_positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and 0 < value < float("inf")
 
 
 # ----- classification
@@ -196,7 +212,7 @@ def _classification_specs(model: nn.Module, data: TensorDataset, config: TrainCo
         title = f"The {len(chosen)} most confidently wrong of {len(wrong)} mistakes: predicted (confidence), true class"
     else:
         title = f"All {len(targets)} test images are classified right"
-    grid = render_grid(images, captions, columns=max(1, min(8, len(images))), cell=128, title=title)
+    grid = partial(render_grid, images, captions, columns=max(1, min(8, len(images))), cell=128, title=title)
     out["mistakes.png"] = ("image", grid, None)
     return out
 
@@ -247,8 +263,8 @@ def _detection_specs(model: nn.Module, data: DetectionDataset, config: TrainConf
     truths = [list(zip(data.boxes[i].tolist(), data.labels[i].tolist(), strict=True)) for i in range(n)]
     captions = [f"{len(b)} shown, {len(t)} true" for b, t in zip(boxes, truths, strict=True)]
     title = f"Boxes scoring at least {SHOW_SCORE}, with class and score (ground truth dashed): first {n} test images"
-    grid = render_grid([_image(data, i) for i in range(n)], captions, boxes, columns=min(8, n), cell=192,
-                       dashed=truths, title=title)  # fmt: skip
+    grid = partial(render_grid, [_image(data, i) for i in range(n)], captions, boxes, columns=min(8, n), cell=192,
+                   dashed=truths, title=title)  # fmt: skip
     out["predictions.png"] = ("image", grid, None)
     return out
 

@@ -559,8 +559,9 @@ class Trainer:
         )
         if self.writes:
             try:
+                self._paint_test()  # the test split's figures go to the painter, which draws them meanwhile
                 self._write_results(result, test)
-                self._paint_test()
+                self._finish_painting()
             except OSError as exc:
                 if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
                     raise
@@ -599,12 +600,12 @@ class Trainer:
             self.painter.draw(None, name, args)
 
     def _paint_test(self) -> None:
-        """The final model's pictures on the test split, then wait for the painter to write every figure."""
+        """The final model's pictures on the test split (a painter's figures are written when `_finish_painting`
+        has waited for it)."""
         if self.painting:
             from .pictures import draw, model_specs
 
             draw(model_specs(self._view(test=True)), self.run_dir, self.painter)
-            self._finish_painting()
 
     def _finish_painting(self) -> None:
         painter, self.painter = self.painter, None

@@ -3,6 +3,7 @@ shows the run's own numbers (the confusion matrix's counts are the test split's 
 has the area of its recorded AP50; multi-label APs are sklearn's); `cnnlab plot` labels runs by what differs."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -209,6 +210,40 @@ def test_the_painter_process_draws_what_it_is_sent_and_names_what_fails(tmp_path
     painter.draw(tmp_path / "bad.png", "curves", {"history": rows, "task": "no such task", "title": "t"})
     assert painter.finish() == "KeyError: 'no such task'"
     assert not (tmp_path / "bad.png").exists() and not list(tmp_path.glob(".*.tmp"))
+    painter = Painter()  # a figure that fails as it is written (on Linux, in the copy of the painter drawing it)
+    (tmp_path / "a-file").write_text("")
+    painter.draw(tmp_path / "a-file" / "c.png", "curves", {"history": rows, "task": "classification", "title": "t"})
+    painter.draw(tmp_path / "d.png", "curves", {"history": rows, "task": "classification", "title": "t"})
+    why = painter.finish()
+    assert why is not None and why.startswith("FileExistsError: ") and str(tmp_path / "a-file") in why, why
+    assert_picture(tmp_path / "d.png")  # the other figure is still written
+
+
+def test_without_fork_the_painter_draws_each_figure_itself(tmp_path, monkeypatch):
+    import io
+
+    from cnnlab import _painter
+
+    rows = [{"epoch": 1, "train_loss": 1.0, "lr": 0.1}, {"epoch": 2, "train_loss": 0.5, "lr": 0.05}]
+    lines = [{"path": None, "figure": "curves", "args": {"history": rows[:1], "task": "classification", "title": "r"}},
+             {"path": str(tmp_path / "c.png"), "figure": "curves",
+              "args": {"history": rows, "task": "classification", "title": "t"}}]  # fmt: skip
+    monkeypatch.setattr(_painter, "FORKS", False)  # as on Windows and macOS
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(json.dumps(line) + "\n" for line in lines)))
+    monkeypatch.setattr("signal.signal", lambda *args: None)  # the suite's Ctrl-C stays its own
+    assert _painter.main() == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]
+    assert_picture(tmp_path / "c.png")
+
+
+def test_killing_the_painter_ends_every_copy_drawing_for_it(tmp_path):
+    painter = Painter()
+    rows = [{"epoch": e, "train_loss": 1 / e, "lr": 0.1} for e in range(1, 4)]
+    for i in range(3):
+        painter.draw(tmp_path / f"c{i}.png", "curves", {"history": rows, "task": "classification", "title": "t"})
+    painter.kill()
+    with pytest.raises(ProcessLookupError):  # no process is left in the painter's group
+        os.killpg(painter.process.pid, 0)
 
 
 def test_a_figure_drawn_into_a_rehearsal_has_the_pixels_of_a_new_one(tmp_path):
@@ -225,6 +260,9 @@ def test_a_figure_drawn_into_a_rehearsal_has_the_pixels_of_a_new_one(tmp_path):
         "confusion": {"counts": [[50, 2, 0], [3, 40, 1], [0, 0, 7]], "classes": classes, "title": "test"},
     }
     painter.draw(None, "curves", {"history": first, "task": "classification", "title": "rehearsal", "best_epoch": 1})
+    # as a run rehearses: the curves once more with a loss falling over decades (a log axis, unlike the final's)
+    decades = [*first, {"epoch": 2, "train_loss": 1e-4, "lr": 0.1}]
+    painter.draw(None, "curves", {"history": decades, "task": "classification", "title": "r", "best_epoch": 1})
     painter.draw(None, "confusion", {"counts": np.eye(3, dtype=int).tolist(), "classes": classes, "title": "r"})
     for name, args in final.items():
         painter.draw(tmp_path / f"{name}.png", name, args)
@@ -234,6 +272,20 @@ def test_a_figure_drawn_into_a_rehearsal_has_the_pixels_of_a_new_one(tmp_path):
         new = save_figure(FIGURES[name](**args), tmp_path / "new" / f"{name}.png")
         with Image.open(tmp_path / f"{name}.png") as kept, Image.open(new) as fresh:
             assert np.array_equal(np.asarray(kept), np.asarray(fresh)), name
+
+
+def test_a_figure_is_drawn_into_the_rehearsal_whose_loss_axis_has_its_scale():
+    def curves(losses, into=None):
+        rows = [{"epoch": e, "train_loss": loss, "lr": 0.1} for e, loss in enumerate(losses, 1)]
+        return FIGURES["curves"](history=rows, task="classification", title="t", into=into)
+
+    linear, log = curves([2.0, 1.0]), curves([2.0, 0.01])
+    assert [f.axes[0].get_yscale() for f in (linear, log)] == ["linear", "log"]
+    assert curves([3.0, 0.02], into=[linear, log]) is log
+    assert curves([3.0, 2.0], into=[log, linear]) is linear
+    assert curves([3.0, 0.02], into=[linear]) is linear and linear.axes[0].get_yscale() == "log"  # rescaled
+    regression = FIGURES["curves"](history=[{"epoch": 1, "train_loss": 1.0}], task="regression", title="t")
+    assert curves([1.0], into=[regression]) not in (regression, linear, log)  # other panels: a new figure
 
 
 def test_pictures_are_on_unless_the_environment_turns_them_off(monkeypatch):
