@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from cnnlab.cli import main
 from cnnlab.engine.export import load_safetensors
 
 # 1,169 training images (1,299 less 10% held out): each epoch ends with a batch of 17, split 8 + 9, where each
@@ -32,14 +33,13 @@ def runs(tmp_path_factory):
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnnlab"]
     torchrun.append("train")
     two = launch(torchrun, root / "two")
-    one = launch([sys.executable, "-m", "cnnlab", "train"], root / "one")
     assert two.returncode == 0, two.stderr[-2000:]
-    assert one.returncode == 0, one.stderr[-2000:]
-    return root, one, two
+    assert main(["train", *ARGS, "--out", str(root / "one")]) == 0  # one process: this one (one thread, as torchrun's)
+    return root, two
 
 
 def test_two_processes_train_the_same_weights_as_one(runs):
-    root, _, _ = runs
+    root, _ = runs
     history = [json.loads(line) for line in (root / "one" / "history.jsonl").read_text().splitlines()]
     assert history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]  # it learned something
     one, two = (
@@ -52,7 +52,7 @@ def test_two_processes_train_the_same_weights_as_one(runs):
 
 
 def test_evaluation_counts_every_sample_once(runs):
-    root, _, _ = runs
+    root, _ = runs
     one = json.loads((root / "one" / "metrics.json").read_text())
     two = json.loads((root / "two" / "metrics.json").read_text())
     correct = one["test_accuracy"] * 353
@@ -62,7 +62,7 @@ def test_evaluation_counts_every_sample_once(runs):
 
 
 def test_only_rank_zero_writes_and_reports(runs):
-    root, _, two = runs
+    root, two = runs
     assert two.stdout.count("test accuracy") == 1
     run = json.loads((root / "two" / "run.json").read_text())
     assert run["world_size"] == 2
@@ -80,11 +80,15 @@ DETECTION = [
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnnlab"]
 
 
-def train_detector(prefix: list[str], out, *flags: str) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([*prefix, "train", *DETECTION, *flags, "--out", str(out)], capture_output=True, text=True,
-                          env=env, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
+def train_detector(prefix: list[str] | None, out, *flags: str) -> dict:
+    """The detector trained by `prefix` (a command line), or in this process when it is None."""
+    argv = ["train", *DETECTION, *flags, "--out", str(out)]
+    if prefix is None:
+        assert main(argv) == 0
+    else:
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([*prefix, *argv], capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -96,7 +100,7 @@ def detectors(tmp_path_factory) -> tuple[Path, dict, dict]:
     far outside."""
     root = tmp_path_factory.mktemp("ddp-detector")
     flags = ("--epochs", "2", "--optimizer", "sgd", "--lr", "0.01")
-    one = train_detector([sys.executable, "-m", "cnnlab"], root / "one", *flags)
+    one = train_detector(None, root / "one", *flags)
     two = train_detector(TORCHRUN, root / "two", *flags)
     return root, one, two
 
