@@ -9,7 +9,20 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 
 from .errors import CnnlabError, ConfigError, ShapeError
 
-__all__ = ["CnnlabError", "ConfigError", "ShapeError", "__version__", "create", "list_models"]
+
+def version_line() -> str:
+    """What `cnnlab --version` prints: 'cnnlab X (torch Y)', torch's version read from its installed metadata, so
+    that the answer comes without importing torch."""
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:  # a torch that was not installed as a package (a source tree on the path)
+        import torch
+
+        torch_version = torch.__version__
+    return f"cnnlab {__version__} (torch {torch_version})"
+
+
+__all__ = ["CnnlabError", "ConfigError", "ShapeError", "__version__", "create", "list_models", "version_line"]
 
 
 def __getattr__(name: str):

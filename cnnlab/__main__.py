@@ -4,10 +4,14 @@ imports run is one line and exit status 130, as it is once the command runs."""
 
 import sys
 
+from . import version_line
 from .errors import STARTUP_INTERRUPTED
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--version"]:  # answered without importing torch, which takes seconds
+        print(version_line())
+        return 0
     try:
         from .cli import main as run_cli
     except KeyboardInterrupt:

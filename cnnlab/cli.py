@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
 from . import data as datasets
+from . import version_line
 from ._io import refuse_existing
 from .engine.config import TrainConfig, from_mapping, read_config_file, validate
 from .engine.recipes import as_flags, format_recipes, recipe_for, recipes_of
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cnnlab",
         description="Classic CNNs as switchable, tested components. Run 'cnnlab COMMAND --help' for details.",
     )
-    parser.add_argument("--version", action="version", version=f"cnnlab {__version__} (torch {torch.__version__})")
+    parser.add_argument("--version", action="version", version=version_line())
     _add_debug(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
 

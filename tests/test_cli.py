@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from cnnlab import __version__
 from cnnlab.cli import main
@@ -98,10 +99,15 @@ def test_debug_shows_the_traceback():
         main(["--debug", "summary", "lenet5", "--act", "swish"])
 
 
-def test_console_entry_point_and_version():
-    result = subprocess.run([sys.executable, "-m", "cnnlab", "--version"], capture_output=True, text=True)
+def test_console_entry_point_and_version(capsys):
+    code = "import sys; from cnnlab.__main__ import main; main(); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code, "--version"], capture_output=True, text=True)
     assert result.returncode == 0
-    assert result.stdout.startswith(f"cnnlab {__version__} (torch ")
+    line, imported = result.stdout.splitlines()
+    assert line == f"cnnlab {__version__} (torch {torch.__version__})" and imported == "False"  # answered without it
+    with pytest.raises(SystemExit):  # the parser's own --version says the same
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == line
     result = subprocess.run([sys.executable, "-m", "cnnlab", "summary", "nope"], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("cnnlab summary: error: unknown model or block 'nope'")
