@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError, short_repr
-from .dataset import TensorDataset, channel_stats
+from .dataset import TensorDataset, file_stats
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 FOLDERS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
@@ -194,10 +194,11 @@ def load_cifar(name: str, split: str, root: Path, *, label: str = "fine") -> Ten
     images, labels = _read(folder, name, split, label_key)
     if not classes or int(labels.max()) >= len(classes) or int(labels.min()) < 0:
         raise DataError(f"{folder}: labels run to {int(labels.max())} but the meta file names {len(classes)} classes")
+    train = [folder / f for f in FILES[name]["train"]]
     if split == "train":
-        mean, std = channel_stats(images)
-    elif all((folder / f).is_file() for f in FILES[name]["train"]):
-        mean, std = channel_stats(_read(folder, name, "train", label_key)[0])
+        mean, std = file_stats(train, name, images)
+    elif all(f.is_file() for f in train):  # read again only if the training batches changed since they were loaded
+        mean, std = file_stats(train, name, lambda: _read(folder, name, "train", label_key)[0])
     else:
         mean, std = PUBLISHED_STATS[name]
     suffix = "-coarse" if label == "coarse" else ""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -87,3 +90,27 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     x = images.double().transpose(0, 1).reshape(images.shape[1], -1)  # (N, C, H, W) -> (C, N·H·W)
     std = [s if s >= MIN_STD else 1.0 for s in x.std(dim=1, unbiased=False).tolist()]
     return tuple(x.mean(dim=1).tolist()), tuple(std)
+
+
+# Channel statistics of training splits read from files (see `file_stats`), the last few of them. A few floats each.
+_FILE_STATS: dict[tuple, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+_FILE_STATS_KEPT = 8
+
+
+def file_stats(files: Sequence[str | Path], how: Hashable, images: torch.Tensor | Callable[[], torch.Tensor]):
+    """`channel_stats` of the images read from `files`, remembered by each file's path, inode, size and modification
+    time (and `how`: whatever else decides the pixels, such as the size they are resized to).
+
+    A test split is normalized with its training split's statistics; a run loads the training split first, so the
+    test split's load finds them here instead of reading every training file again. A file changed in between
+    changes the key, and the statistics are computed anew.
+
+    Args:
+        images: the images read from `files`, or a function that reads them (called only when not remembered).
+    """
+    key = (how, tuple((str(f), s.st_ino, s.st_size, s.st_mtime_ns) for f, s in ((f, os.stat(f)) for f in files)))
+    if key not in _FILE_STATS:
+        _FILE_STATS[key] = channel_stats(images if isinstance(images, torch.Tensor) else images())
+        while len(_FILE_STATS) > _FILE_STATS_KEPT:
+            del _FILE_STATS[next(iter(_FILE_STATS))]  # the oldest
+    return _FILE_STATS[key]

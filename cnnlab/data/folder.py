@@ -19,7 +19,7 @@ import torch
 from .._io import atomic_dir
 from ..errors import ConfigError, DataError
 from ._images import EXTENSIONS, read_image, write_png
-from .dataset import TensorDataset, channel_stats
+from .dataset import TensorDataset, channel_stats, file_stats
 from .loader import generator
 
 TENSOR_LIMIT_BYTES = 2 << 30  # 2 GiB of float32 pixels: CIFAR-10's 50,000 images take 0.6 GiB
@@ -159,7 +159,8 @@ def load_folder(
         mean, std = channel_stats(images.float() / 255)
         return ImageFolder(paths, labels, classes, name=name, grayscale=grayscale, size=hw, mean=mean, std=std)
     images = _decode(paths, grayscale, hw)
-    mean, std = channel_stats(images if split == "train" else _decode(train, grayscale, hw))
+    how = ("folder", grayscale, hw)  # the training images are decoded again only if their files changed
+    mean, std = file_stats(train, how, images if split == "train" else lambda: _decode(train, grayscale, hw))
     return TensorDataset(images, torch.tensor(labels, dtype=torch.int64), classes, name=name, mean=mean, std=std)
 
 

@@ -163,3 +163,23 @@ def test_arrays_are_checked_before_numpy_allocates_them(tmp_path, capsys, data, 
     assert main(["data", "show", "cifar10", "--split", "test", "--root", str(tmp_path)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and message in err
+
+
+def test_a_test_split_loaded_after_its_training_split_reads_no_training_batch_again(tmp_path, monkeypatch):
+    from cnnlab.data import cifar
+
+    write_cifar10(tmp_path)
+    train = load_dataset("cifar10", "train", root=tmp_path)
+    read = []
+    real = cifar.load_batch
+    monkeypatch.setattr(cifar, "load_batch", lambda path: (read.append(Path(path).name), real(path))[1])
+    test = load_dataset("cifar10", "test", root=tmp_path)
+    assert read == ["batches.meta", "test_batch"]  # the training batches' statistics are those its load computed
+    assert test.mean == train.mean == channel_stats(train.images)[0] and test.std == train.std
+    # a training batch rewritten since: the statistics are computed anew, from the new pixels
+    batch = tmp_path / "cifar-10-batches-py" / "data_batch_1"
+    dump(batch, {b"data": np.full((4, 3072), 255, dtype=np.uint8), b"labels": [0, 1, 2, 3]})
+    read.clear()
+    changed = load_dataset("cifar10", "test", root=tmp_path)
+    assert read.count("data_batch_1") == 1 and len(read) == 7
+    assert changed.mean == channel_stats(load_dataset("cifar10", "train", root=tmp_path).images)[0] != train.mean

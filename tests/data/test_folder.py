@@ -117,3 +117,28 @@ def test_unreadable_truncated_and_mixed_images(tmp_path):
     with pytest.raises(DataError, match=r"big\.png is 9×9, .* is 6×7; pass size=\(H, W\)"):
         load_dataset("folder", "all", root=tmp_path / "c")
     assert load_dataset("folder", "all", root=tmp_path / "c", size=(6, 7)).images.shape == (10, 3, 6, 7)
+
+
+def test_a_test_split_loaded_after_its_training_split_decodes_no_training_image_again(tmp_path, monkeypatch):
+    from cnnlab.data import folder
+
+    make_folder(tmp_path / "train")
+    make_folder(tmp_path / "test", per_class=(1, 2))
+    train = load_dataset("folder", "train", root=tmp_path, size=4)
+    read, real = [], folder.read_image
+
+    def counted(path, **kwargs):
+        read.append(Path(path).parent.parent.name)  # the split folder
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(folder, "read_image", counted)
+    test = load_dataset("folder", "test", root=tmp_path, size=4)
+    assert set(read) == {"test"}  # the statistics of the training split's 9 images are those its load computed
+    assert test.mean == train.mean == channel_stats(train.images)[0] and test.std == train.std
+    # a training image changed since: its split's statistics are computed anew, from the new pixels
+    Image.fromarray(np.full((6, 7, 3), 255, dtype=np.uint8)).save(tmp_path / "train" / "cat" / "000.png")
+    read.clear()
+    changed = load_dataset("folder", "test", root=tmp_path, size=4)
+    assert read.count("train") == 9
+    assert changed.mean == channel_stats(load_dataset("folder", "train", root=tmp_path, size=4).images)[0]
+    assert changed.mean != train.mean
