@@ -18,12 +18,10 @@ import importlib
 import multiprocessing
 import os
 import platform
-import select
 import shlex
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -36,6 +34,7 @@ import numpy as np
 import torch
 
 from .. import __version__
+from .._lifeline import end_with
 from ..errors import ConfigError, RunInterrupted
 from ._base import PROFILES, Results, Study, Verdict, check_numbers
 from ._registry import get_study, list_studies
@@ -162,52 +161,7 @@ def _worker_context():
 def _worker_init(threads: int, parent: int) -> None:
     torch.set_num_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent handles it
-    _end_with_parent(parent)
-
-
-def _end_with_parent(parent: int) -> None:
-    """End this worker when process `parent`, the run, dies. Linux: a thread waits on the run's pidfd, which the
-    kernel makes readable the moment the run ends, even by SIGKILL; and the kernel sends this worker SIGKILL when the
-    process it was forked from ends (PR_SET_PDEATHSIG; a fork server outlives the run while its workers run, so the
-    pidfd is what ends them). Elsewhere a thread polls the parent pid."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1  # from <linux/prctl.h>
-        forked_by = os.getppid()
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-        if os.getppid() != forked_by:  # the process this worker was forked from ended before the request was made
-            os._exit(1)
-        try:
-            run = os.pidfd_open(parent)
-        except ProcessLookupError:  # the run has ended already
-            os._exit(1)
-        except OSError:  # a kernel older than 5.3: no pidfd
-            threading.Thread(target=_poll_the_run, args=(parent,), daemon=True, name="watch-run").start()
-            return
-        threading.Thread(target=_wait_for_the_run, args=(run,), daemon=True, name="watch-run").start()
-        return
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="watch-parent").start()
-
-
-def _wait_for_the_run(run: int) -> None:
-    select.select([run], [], [])  # readable once the run has ended
-    os._exit(1)
-
-
-def _poll_the_run(run: int) -> None:
-    while True:
-        try:
-            os.kill(run, 0)
-        except ProcessLookupError:
-            os._exit(1)
-        time.sleep(1.0)
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
+    end_with(parent)  # no orphan: the worker ends when the run does, even when the run is killed
 
 
 def _worker_run(unit: Unit, module: str, device: str, data_dir: str | None, cache_dir: str | None) -> dict[str, Any]:
