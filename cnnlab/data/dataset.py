@@ -92,25 +92,33 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     return tuple(x.mean(dim=1).tolist()), tuple(std)
 
 
-# Channel statistics of training splits read from files (see `file_stats`), the last few of them. A few floats each.
-_FILE_STATS: dict[tuple, tuple[tuple[float, ...], tuple[float, ...]]] = {}
-_FILE_STATS_KEPT = 8
+# Channel statistics of training splits, the last few computed (a few floats each), by what decides their pixels:
+# loading a test split normalizes it with its training split's statistics, and a run loads the training split first,
+# so the test split's load finds them here instead of reading or generating the training images again.
+_TRAIN_STATS: dict[Hashable, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+_TRAIN_STATS_KEPT = 8
+
+
+def training_stats(key: Hashable, images: torch.Tensor | Callable[[], torch.Tensor]):
+    """`channel_stats` of a training split's images, remembered under `key` (whatever decides the pixels).
+
+    Args:
+        images: the images, or a function that reads or makes them (called only when not remembered).
+    """
+    if key not in _TRAIN_STATS:
+        _TRAIN_STATS[key] = channel_stats(images if isinstance(images, torch.Tensor) else images())
+        while len(_TRAIN_STATS) > _TRAIN_STATS_KEPT:
+            del _TRAIN_STATS[next(iter(_TRAIN_STATS))]  # the oldest
+    return _TRAIN_STATS[key]
 
 
 def file_stats(files: Sequence[str | Path], how: Hashable, images: torch.Tensor | Callable[[], torch.Tensor]):
-    """`channel_stats` of the images read from `files`, remembered by each file's path, inode, size and modification
-    time (and `how`: whatever else decides the pixels, such as the size they are resized to).
-
-    A test split is normalized with its training split's statistics; a run loads the training split first, so the
-    test split's load finds them here instead of reading every training file again. A file changed in between
-    changes the key, and the statistics are computed anew.
-
-    Args:
-        images: the images read from `files`, or a function that reads them (called only when not remembered).
-    """
-    key = (how, tuple((str(f), s.st_ino, s.st_size, s.st_mtime_ns) for f, s in ((f, os.stat(f)) for f in files)))
-    if key not in _FILE_STATS:
-        _FILE_STATS[key] = channel_stats(images if isinstance(images, torch.Tensor) else images())
-        while len(_FILE_STATS) > _FILE_STATS_KEPT:
-            del _FILE_STATS[next(iter(_FILE_STATS))]  # the oldest
-    return _FILE_STATS[key]
+    """`training_stats` of the images read from `files`, remembered by each file's path, inode, size and modification
+    time (and `how`: whatever else decides the pixels, such as the size they are resized to): a file changed since
+    the training split was loaded changes the key, and the statistics are computed anew."""
+    key = (
+        "files",
+        how,
+        tuple((str(f), s.st_ino, s.st_size, s.st_mtime_ns) for f, s in ((f, os.stat(f)) for f in files)),
+    )
+    return training_stats(key, images)

@@ -22,7 +22,7 @@ import torch
 
 from ..errors import ConfigError, unknown_name
 from ._sdf import coverage, shape_sdf
-from .dataset import TensorDataset, channel_stats
+from .dataset import TensorDataset, training_stats
 from .detection import DetectionDataset
 from .loader import generator
 
@@ -238,23 +238,6 @@ def generate_shapes(
 SPLITS = {"train": 0, "test": 1}
 
 
-# Channel statistics of training splits, by (seed, difficulty, max_objects, image_size, n_train): loading a test
-# split normalizes it with them, and loading its training split first (as a run does) leaves them here, so that the
-# training images are not generated a second time (about 3 s for the default 10,000). A few floats per entry.
-_TRAIN_STATS: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
-def _train_stats(seed: int, difficulty: float, max_objects: int, image_size: int, n_train: int):
-    """Channel statistics of the training split (kept: loading the test split needs them too)."""
-    key = (seed, difficulty, max_objects, image_size, n_train)
-    if key not in _TRAIN_STATS:
-        scenes = generate_shapes(
-            n_train, seed=seed, split=0, difficulty=difficulty, max_objects=max_objects, image_size=image_size
-        )
-        _TRAIN_STATS[key] = channel_stats(scenes.images)
-    return _TRAIN_STATS[key]
-
-
 def load_shapes(
     split: str = "train",
     *,
@@ -291,11 +274,13 @@ def load_shapes(
     scenes = generate_shapes(
         n, seed=seed, split=SPLITS[split], difficulty=difficulty, max_objects=max_objects, image_size=image_size
     )
-    key = (seed, float(difficulty), max_objects, image_size, n_train)
+    # the test split's statistics are its training split's: remembered when a run loaded that split first
+    key = ("shapes", seed, float(difficulty), max_objects, image_size, n_train)
     if split == "train":
-        mean, std = _TRAIN_STATS[key] = channel_stats(scenes.images)
+        mean, std = training_stats(key, scenes.images)
     else:
-        mean, std = _train_stats(*key)
+        train = dict(seed=seed, split=0, difficulty=float(difficulty), max_objects=max_objects, image_size=image_size)
+        mean, std = training_stats(key, lambda: generate_shapes(n_train, **train).images)
     name = f"shapes/{split}" if task == "classification" else f"shapes-{task}/{split}"
     present = scenes.kinds >= 0
     if task == "classification":

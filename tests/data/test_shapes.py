@@ -109,12 +109,12 @@ def test_a_test_split_loaded_after_its_training_split_reuses_its_statistics(monk
     # The test split is normalized with the training split's channel statistics. Loading the training split first,
     # as a run does, keeps them, so that the training images are not generated a second time (about 3 s of the
     # default 10,000); the test images are the same either way.
-    from cnnlab.data import shapes
+    from cnnlab.data import dataset, shapes
 
     kw = {"n_train": 300, "n_test": 50, "seed": 7}
-    shapes._TRAIN_STATS.clear()
+    dataset._TRAIN_STATS.clear()
     alone = load_dataset("shapes", "test", **kw)
-    shapes._TRAIN_STATS.clear()
+    dataset._TRAIN_STATS.clear()
     load_dataset("shapes", "train", **kw)
     generated, real = [], shapes.generate_shapes
     monkeypatch.setattr(shapes, "generate_shapes", lambda n, **k: generated.append(k["split"]) or real(n, **k))
