@@ -38,8 +38,11 @@ def init_weight_(module: nn.Module, fn: Callable[[torch.Tensor], object]) -> Non
     """Apply initializer `fn` to `module.weight`, also when weight normalization re-parametrizes it.
 
     A re-parametrized weight is computed on every access, so initializing it in place would be lost: the new
-    value is assigned instead, and weight norm's right inverse sets g and v from it.
+    value is assigned instead, and weight norm's right inverse sets g and v from it. A weight on the meta device
+    (shapes without values) is left as it is.
     """
+    if module.weight.is_meta:
+        return
     if parametrize.is_parametrized(module, "weight"):
         weight = torch.empty_like(module.weight)
         fn(weight)
@@ -49,8 +52,16 @@ def init_weight_(module: nn.Module, fn: Callable[[torch.Tensor], object]) -> Non
         fn(module.weight)
 
 
+def on_meta(model: nn.Module) -> bool:
+    """Whether `model` was built on the meta device (`cnnlab models`, `summary`): shapes without values, so there
+    is nothing to initialize; on the meta device initializers run as slow Python reference code."""
+    return any(p.is_meta for p in model.parameters())
+
+
 def init_norms_(model: nn.Module) -> None:
     """Norm layers start as identity maps: scale 1, shift 0."""
+    if on_meta(model):
+        return
     for m in model.modules():
         norms = nn.BatchNorm2d | nn.BatchNorm1d | nn.GroupNorm | nn.InstanceNorm2d | nn.LayerNorm
         if isinstance(m, norms) and m.weight is not None:
@@ -64,6 +75,8 @@ def kaiming_init_(model: nn.Module, *, linear_std: float | None = None) -> None:
     Conv biases start at 0. With `linear_std`, linear weights are N(0, linear_std²) and biases 0 (VGG);
     otherwise linear layers keep PyTorch's default.
     """
+    if on_meta(model):
+        return
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             init_weight_(m, lambda w: nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="relu"))

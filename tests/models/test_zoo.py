@@ -83,6 +83,27 @@ def test_forward_backward_and_determinism(name):
     with torch.no_grad():
         first, second = output_tensors(model, model(x), 2, 7), output_tensors(model, model(x), 2, 7)
         assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+        if small(name):  # the explicit small-input option takes MNIST's 28×28 and CIFAR's 32×32
+            for side in (28, 32):
+                output_tensors(model, model(torch.randn(2, model.input_size[0], side, side)), 2, 7)
+
+
+def test_a_model_built_on_the_meta_device_runs_none_of_its_initializers(monkeypatch):
+    """The meta device holds shapes, not values (`cnnlab models` and `summary` build there): initializing is skipped."""
+    calls = []
+    for name in ("kaiming_normal_", "normal_", "trunc_normal_"):  # the zoo's own; PyTorch's layer defaults use others
+        original = getattr(nn.init, name)
+        counted = lambda t, *a, _f=original, **k: calls.append(t.device.type) or _f(t, *a, **k)  # noqa: E731
+        monkeypatch.setattr(nn.init, name, counted)
+    builds = [("resnet20", {}), ("resnet20", {"norm": "weight"}), ("googlenet", {"small_input": True}), ("tinydet", {})]
+    with torch.device("meta"):
+        for name, kwargs in builds:
+            create(name, **kwargs)
+    assert calls == []
+    for name, kwargs in builds:
+        create(name, **kwargs)
+        assert calls and set(calls) == {"cpu"}, name  # built with values, every model is initialized
+        calls.clear()
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMS))
@@ -133,14 +154,6 @@ def test_dropout_switch(name):
     with torch.device("meta"):
         model = create(name, dropout=0.3)
     assert any(isinstance(m, nn.Dropout) and m.p == 0.3 for m in model.modules())
-
-
-@pytest.mark.parametrize("name", [n for n in MODELS if "small_input" in model_kwargs(n)])
-def test_small_inputs_through_an_explicit_option(name):
-    model = create(name, small_input=True, num_classes=10).eval()
-    for side in (28, 32):  # MNIST's and CIFAR's
-        with torch.no_grad():
-            assert model(torch.randn(2, model.input_size[0], side, side)).shape == (2, 10), side
 
 
 @pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
