@@ -101,11 +101,12 @@ def test_the_run_records_the_recipe_and_the_flags_that_won(tmp_path):
 
 
 # The user's first command: no flag but --data (and the engine), with each recipe's own epochs. The five runs are
-# one-thread processes in two lanes, which take them in this order, each the next one not yet taken, as soon as the
-# tests are collected (conftest.py's pytest_collection_finish): they train beside the rest of the suite, which would
-# otherwise wait for the longest of them, and the tests below wait for their results. resnet20, the longest (about
-# ten minutes of one core), starts first; the others run at a lower priority: on two cores, resnet20 and the suite
-# each keep one, the short runs fill what they leave, and the lane that resnet20 frees takes any still waiting.
+# one-thread processes in two lanes, which take them in this order, each the next one not yet taken, as soon as
+# pytest starts when it runs the whole suite, else once the tests are collected (conftest.py): they train beside
+# the rest of the suite, which would otherwise wait for the longest of them, and the tests below wait for their
+# results. resnet20, the longest (about ten minutes of one core), starts first; the others run at a lower
+# priority: on two cores, resnet20 and the suite each keep one, the short runs fill what they leave, and the lane
+# that resnet20 frees takes any still waiting.
 TARGETS = [
     ("resnet20", "shapes", "torch", 0.88),
     ("small_cnn", "shapes", "torch", 0.85),
@@ -171,8 +172,9 @@ _FIRST: list[FirstRuns] = []
 
 
 def start_in_background(items) -> None:
-    """Called by conftest.py once the tests are collected: start the first commands if their tests will run."""
-    if not _FIRST and any(getattr(i, "originalname", "") in WAITS_FOR_BACKGROUND for i in items):
+    """Called by conftest.py: before collection with None when the whole suite runs, else once the tests are
+    collected, with them: start the first commands if their tests will run."""
+    if not _FIRST and (items is None or any(getattr(i, "originalname", "") in WAITS_FOR_BACKGROUND for i in items)):
         _FIRST.append(FirstRuns())
 
 
