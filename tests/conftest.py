@@ -33,7 +33,7 @@ def pytest_configure(config):
     now, before collection, which takes about 13 s of one core while the other would idle. Any other run starts
     them, if it selects their tests, once they are collected (below)."""
     option = config.option
-    selected = option.keyword or option.markexpr or option.deselect or option.lf or option.collectonly
+    selected = option.keyword or option.markexpr or option.deselect or option.collectonly or getattr(option, "lf", 0)
     if config.args_source is pytest.Config.ArgsSource.TESTPATHS and not selected:
         sys.path.insert(0, str(Path(__file__).parent / "engine"))  # where collection imports the module from
         importlib.import_module("test_recipes").start_in_background(None)

@@ -1,4 +1,6 @@
-"""Run a short training and SIGKILL this process at a chosen moment (used by test_resume.py).
+"""Run a short training and SIGKILL its process at a chosen moment (used by test_resume.py and
+test_detection_train.py through `killed_run`, which forks the run from a fork server that has imported torch and
+cnnlab once: eight killed runs would otherwise import them eight times, about 4 s of CPU each).
 
 usage: python _killed_run.py RUN_DIR MODE N [detection]
   MODE step:  die right after optimizer step N, before anything is saved for it
@@ -8,6 +10,7 @@ usage: python _killed_run.py RUN_DIR MODE N [detection]
 """
 
 import io
+import multiprocessing
 import os
 import signal
 import sys
@@ -45,8 +48,7 @@ class KillAt(Callback):
             die()
 
 
-def main() -> None:
-    run_dir, mode, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def train_until_killed(run_dir: str, mode: str, n: int, detection: bool = False) -> None:
     if mode == "write":
         real_save, count = torch.save, [0]
 
@@ -61,8 +63,23 @@ def main() -> None:
             die()
 
         torch.save = torn_save
-    config = DETECTION if sys.argv[4:] == ["detection"] else CONFIG
+    config = DETECTION if detection else CONFIG
     train(TrainConfig(**config, out=run_dir), callbacks=[KillAt(mode, n)], log=lambda _: None)
+
+
+def killed_run(run_dir, mode: str, n: int, detection: bool = False) -> int:
+    """`train_until_killed` in a process of its own, forked from the fork server (started by the first call, on one
+    torch thread as the suite's processes are); returns its exit code: -SIGKILL when it died as planned."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "torch._dynamo"])  # torch.optim's first step imports the latter
+    process = context.Process(target=train_until_killed, args=(str(run_dir), mode, n, detection))
+    process.start()
+    process.join()
+    return process.exitcode
+
+
+def main() -> None:
+    train_until_killed(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:] == ["detection"])
 
 
 if __name__ == "__main__":

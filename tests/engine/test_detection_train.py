@@ -4,20 +4,17 @@ trains from an exported COCO folder."""
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from _killed_run import DETECTION
+from _killed_run import DETECTION, killed_run
 
 from cnnlab.data import load_dataset
 from cnnlab.engine import TrainConfig, train
 from cnnlab.engine.export import load_safetensors
 from cnnlab.metrics import coco_evaluate
 
-SCRIPT = Path(__file__).with_name("_killed_run.py")
 DATA = {"task": "detection", "n_train": 600, "n_test": 200}
 
 
@@ -47,14 +44,9 @@ def test_a_short_run_beats_a_detector_that_ignores_the_pixels(tmp_path):
     assert {"val_map", "val_map50", "val_map75", "val_loss"} <= set(result.history[-1])
 
 
-def run_script(run_dir: Path, mode: str, n: int) -> int:
-    argv = [sys.executable, str(SCRIPT), str(run_dir), mode, str(n), "detection"]
-    return subprocess.run(argv, capture_output=True).returncode
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    """The detection run of _killed_run.py, never stopped (in this process, on one thread as the script's is): what
+    """The detection run of _killed_run.py, never stopped (in this process, on one thread as the killed runs are): what
     every killed and resumed run must equal."""
     run_dir = tmp_path_factory.mktemp("ref") / "run"
     train(TrainConfig(**DETECTION, out=str(run_dir)), log=lambda _: None)
@@ -64,7 +56,7 @@ def reference(tmp_path_factory) -> Path:
 @pytest.mark.parametrize(("mode", "n"), [("step", 4), ("epoch", 1)])
 def test_a_killed_detection_run_resumes_exactly(tmp_path, reference, mode, n):
     run_dir = tmp_path / "run"
-    assert run_script(run_dir, mode, n) == -signal.SIGKILL
+    assert killed_run(run_dir, mode, n, detection=True) == -signal.SIGKILL
     result = train(resume=run_dir, log=lambda _: None)
     ours, theirs = load_safetensors(run_dir / "model.safetensors"), load_safetensors(reference / "model.safetensors")
     assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)

@@ -2,27 +2,19 @@
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from _killed_run import CONFIG
+from _killed_run import CONFIG, killed_run
 
 from cnnlab.engine import TrainConfig, train
 from cnnlab.engine.export import load_safetensors
 
-SCRIPT = Path(__file__).with_name("_killed_run.py")
-
-
-def run_script(run_dir: Path, mode: str, n: int) -> int:
-    return subprocess.run([sys.executable, str(SCRIPT), str(run_dir), mode, str(n)], capture_output=True).returncode
-
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    """The run of _killed_run.py, never stopped (in this process, on one thread as the script's is)."""
+    """The run of _killed_run.py, never stopped (in this process, on one thread as the killed runs are)."""
     run_dir = tmp_path_factory.mktemp("ref") / "run"
     train(TrainConfig(**CONFIG, out=str(run_dir)), log=lambda _: None)
     return run_dir
@@ -47,7 +39,7 @@ def history_without_times(run_dir: Path) -> list[dict]:
 )
 def test_killed_and_resumed_equals_uninterrupted(tmp_path, reference, mode, n):
     run_dir = tmp_path / "run"
-    assert run_script(run_dir, mode, n) == -signal.SIGKILL
+    assert killed_run(run_dir, mode, n) == -signal.SIGKILL
     result = train(resume=run_dir, log=lambda _: None)
     ours, theirs = load_safetensors(run_dir / "model.safetensors"), load_safetensors(reference / "model.safetensors")
     assert ours.keys() == theirs.keys()
