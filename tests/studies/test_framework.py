@@ -105,9 +105,9 @@ def test_a_damaged_or_foreign_cache_file_is_measured_again(toy, counted, tmp_pat
     assert load_unit(out, Unit("toy", "quick", "control", 1), make().digest("quick")) is not None
 
 
-def test_a_killed_run_resumes_where_it_stopped(tmp_path):
-    """SIGKILL while the 4th of 8 units runs; the rerun computes the 5 missing units only, and the results equal an
-    uninterrupted run's."""
+def test_a_killed_run_resumes_where_it_stopped(toy, tmp_path, monkeypatch):
+    """SIGKILL while the 4th of 8 units runs (a process of its own); the rerun (here) computes the 5 missing units
+    only, and the results equal an uninterrupted run's."""
     out, log = tmp_path / "out", tmp_path / "calls.txt"
     env = {**os.environ, CALLS_ENV: str(log), "PYTHONPATH": str(HERE)}
     script = str(HERE / "_toy_study.py")
@@ -115,28 +115,23 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     assert killed.returncode == -9
     assert len(list(out.rglob("seed-*.json"))) == 3
     before = {p: p.read_bytes() for p in out.rglob("seed-*.json")}
-    resumed = subprocess.run([sys.executable, script, str(out)], env=env, capture_output=True, timeout=120)
-    assert resumed.returncode == 0, resumed.stderr.decode()
+    monkeypatch.setenv(CALLS_ENV, str(log))
+    run_studies(["toy"], out=out, seeds=4)  # what the script runs
     assert len(calls(log)) == 4 + 5  # 3 written + the killed one, then the 5 that were missing
     assert all(p.read_bytes() == data for p, data in before.items())  # finished units are never recomputed
     fresh = tmp_path / "fresh"
-    subprocess.run([sys.executable, script, str(fresh)], env={**env, CALLS_ENV: ""}, check=True, timeout=120)
+    monkeypatch.delenv(CALLS_ENV)
+    run_studies(["toy"], out=fresh, seeds=4)
     numbers = {p.relative_to(out): json.loads(p.read_text())["numbers"] for p in out.rglob("seed-*.json")}
     assert numbers == {p.relative_to(fresh): json.loads(p.read_text())["numbers"] for p in fresh.rglob("seed-*.json")}
 
 
-def test_worker_processes_give_the_same_numbers(tmp_path):
-    """--jobs 2 runs units in spawned workers (which register the toy study by importing it)."""
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    code = (
-        "import _toy_study, sys;"
-        "from cnnlab.studies import run_studies;"
-        "r = run_studies(['toy'], jobs=2, out=sys.argv[1]);"
-        "print(r[0].verdict.kind, r[0].results.values('treated', 'score').tolist())"
-    )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, timeout=180)
-    assert done.returncode == 0, done.stderr.decode()
-    assert done.stdout.decode().split() == ["supported", "[1.0,", "1.01,", "1.02]"]
+def test_worker_processes_give_the_same_numbers(toy, tmp_path):
+    """--jobs 2 runs units in worker processes, which register the toy study by importing the module that defines
+    it (its registration here is this process's own)."""
+    (result,) = run_studies(["toy"], jobs=2, out=tmp_path)
+    assert result.verdict.kind == "supported"
+    assert result.results.values("treated", "score").tolist() == [1.0, 1.01, 1.02]
 
 
 def test_one_unit_alone_then_the_rest(toy, counted, tmp_path):
