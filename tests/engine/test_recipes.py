@@ -104,9 +104,9 @@ def test_the_run_records_the_recipe_and_the_flags_that_won(tmp_path):
 # one-thread processes in two lanes, which take them in this order, each the next one not yet taken, as soon as
 # pytest starts when it runs the whole suite, else once the tests are collected (conftest.py): they train beside
 # the rest of the suite, which would otherwise wait for the longest of them, and the tests below wait for their
-# results. resnet20, the longest (about ten minutes of one core), starts first and keeps the highest priority; the
-# suite's own tests run below it and the other four runs lower still: on two cores, resnet20 keeps one, the suite
-# and the short runs share the other, and the lane that resnet20 frees takes any run still waiting.
+# results. resnet20, the longest (about ten minutes of one core), starts first and keeps the highest priority
+# (YIELDS): on two cores, resnet20 keeps one, the suite and the other runs share the other, and the lane that
+# resnet20 frees takes any run still waiting.
 TARGETS = [
     ("resnet20", "shapes", "torch", 0.88),
     ("small_cnn", "shapes", "torch", 0.85),
@@ -115,6 +115,11 @@ TARGETS = [
     ("mlp", "digits", "torch", 0.95),
 ]
 LANES = 2
+# How far each run yields the CPU (niceness added to the session's own; the suite's own tests yield 5): resnet20, the
+# critical path, not at all; small_cnn, the second longest (about three minutes of one core), as much as the suite,
+# so that it is not left to run last on a core of its own; the three short ones (under half a minute each), 10: they
+# fill what the others leave.
+YIELDS = {"resnet20": 0, "small_cnn": 5}
 WAITS_FOR_BACKGROUND = ("test_the_first_command_reaches_its_target",)  # conftest.py runs these last
 
 
@@ -133,9 +138,8 @@ class FirstRuns:
         self.lanes = [threading.Thread(target=self._lane, daemon=True) for _ in range(LANES)]
         for lane in self.lanes:
             lane.start()
-        # resnet20, the critical path, keeps this process's priority; the suite's own tests (this thread and every
-        # process it starts) yield to it by 5 steps of niceness, the short runs by 10. Linux applies niceness per
-        # thread, and the lanes were started above: resnet20 starts at the session's own.
+        # The suite's own tests (this thread and every process it starts) yield 5 steps of niceness to resnet20 (see
+        # YIELDS). Linux applies niceness per thread, and the lanes were started above, at the session's own.
         os.nice(5)
         atexit.register(self.stop)
 
@@ -152,8 +156,8 @@ class FirstRuns:
             argv = [sys.executable, "-m", "cnnlab", "train", model, "--data", data, "--engine", engine, "--out",
                     str(out), "--no-progress"]  # fmt: skip
             process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            if target != TARGETS[0]:  # the short runs yield to resnet20, the critical path, and to the suite
-                niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)  # this lane's own + 10
+            if YIELDS.get(model, 10):
+                niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + YIELDS.get(model, 10))  # this lane's own + N
                 os.setpriority(os.PRIO_PROCESS, process.pid, niceness)
             self.running.append(process)
             stdout, stderr = process.communicate()
