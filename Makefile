@@ -12,13 +12,16 @@ STAMP := $(VENV)/.cnnlab-installed
 
 .PHONY: demo test lint install clean
 
-# pip would byte-compile what it installs on one core; compileall does it on every core. A file written for another
-# Python version fails to compile under both (pip passes over it silently): hence the quiet `|| true`.
+# The suite and the studies start many Python processes. Where the environment sets PYTHONDONTWRITEBYTECODE, each
+# would compile every module it imports again (torch's alone take seconds of CPU); make's commands write the bytecode
+# of what they import instead, once, into .venv and the source tree (git ignores both). That costs less than
+# byte-compiling the whole environment at install (about 10,000 files, most of them never imported), so pip does not.
+unexport PYTHONDONTWRITEBYTECODE
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-compile $(if $(TORCH_INDEX),--index-url "$(TORCH_INDEX)") "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet --no-compile -e ".[test]"
-	$(BIN)/python -m compileall -q -q -j 0 $(VENV)/lib || true
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -38,9 +41,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# pytest exits 5 when it collects no test; make treats any non-zero status as failure. cnnlab is byte-compiled first:
-# the suite starts many Python processes (training runs, study workers, the CLI itself), and where bytecode caches are
-# not written (PYTHONDONTWRITEBYTECODE) each of them would compile the modules it imports again.
+# pytest exits 5 when it collects no test; make treats any non-zero status as failure. cnnlab is byte-compiled first,
+# on every core, so that the processes the suite starts at once (its first commands) do not each compile it.
 test: lint
 	$(BIN)/python -m compileall -q -j 0 cnnlab
 	$(BIN)/python -m pytest -q
