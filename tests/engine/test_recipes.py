@@ -156,9 +156,9 @@ class FirstRuns:
             argv = [sys.executable, "-m", "cnnlab", "train", model, "--data", data, "--engine", engine, "--out",
                     str(out), "--no-progress"]  # fmt: skip
             process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            if YIELDS.get(model, 10):
-                niceness = min(19, os.getpriority(os.PRIO_PROCESS, 0) + YIELDS.get(model, 10))  # this lane's own + N
-                os.setpriority(os.PRIO_PROCESS, process.pid, niceness)
+            yields = YIELDS.get(model, 10)
+            if yields:  # niceness relative to this lane's own
+                os.setpriority(os.PRIO_PROCESS, process.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + yields))
             self.running.append(process)
             stdout, stderr = process.communicate()
             self.done[(model, data, engine)] = (subprocess.CompletedProcess(argv, process.returncode, stdout, stderr),
