@@ -21,11 +21,15 @@ torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(items):
-    """Tests that wait for a background training (their module's `WAITS_FOR_BACKGROUND` names them) run last, so
-    that the rest of the suite runs beside that training instead of waiting for it."""
+    """Tests that wait for a background training (their module's `WAITS_FOR_BACKGROUND` names them) run after the
+    rest, so that the rest of the suite runs beside that training instead of waiting for it. The modules whose tests
+    train on two processes at once (`TWO_PROCESSES = True`: torchrun's) run after those: beside the background
+    trainings, which keep a core, the two processes share one and take twice as long; once those end, each process
+    has a core of its own."""
     waiting = [i for i in items if getattr(i, "originalname", "") in getattr(i.module, "WAITS_FOR_BACKGROUND", ())]
     if waiting:
-        items[:] = [i for i in items if i not in waiting] + waiting
+        two = [i for i in items if getattr(i.module, "TWO_PROCESSES", False)]
+        items[:] = [i for i in items if i not in waiting and i not in two] + waiting + two
 
 
 def pytest_configure(config):

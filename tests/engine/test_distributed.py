@@ -12,6 +12,8 @@ import torch
 from cnnlab.cli import main
 from cnnlab.engine.export import load_safetensors
 
+TWO_PROCESSES = True  # conftest.py runs these tests after the first commands of test_recipes.py, on two free cores
+
 # 1,169 training images (1,299 less 10% held out): each epoch ends with a batch of 17, split 8 + 9, where each
 # process divides its summed loss by 8.5 instead of taking its batch mean. 353 test images: not divisible by
 # 2 processes, nor by the evaluation batch.
@@ -21,21 +23,31 @@ ARGS = [
 ]  # fmt: skip
 
 
-def launch(prefix: list[str], out) -> subprocess.CompletedProcess:
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnnlab"]
+
+
+def launch(argv: list[str], out: Path) -> subprocess.Popen:
+    """`torchrun --nproc-per-node 2 -m cnnlab ARGV --out OUT`, started (one thread per process). --standalone: a free
+    local port, so that parallel test sessions do not collide."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([*prefix, *ARGS, "--out", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    command = [*TORCHRUN, *argv, "--out", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def joined(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    """The launched command, once it has ended successfully."""
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-2000:]
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
-    # --standalone: a free local port, so parallel test runs do not collide
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnnlab"]
-    torchrun.append("train")
-    two = launch(torchrun, root / "two")
-    assert two.returncode == 0, two.stderr[-2000:]
-    assert main(["train", *ARGS, "--out", str(root / "one")]) == 0  # one process: this one (one thread, as torchrun's)
-    return root, two
+    two = launch(["train", *ARGS], root / "two")
+    # one process: this one (one thread, as torchrun's), training while torchrun's processes start
+    assert main(["train", *ARGS, "--out", str(root / "one")]) == 0
+    return root, joined(two)
 
 
 def test_two_processes_train_the_same_weights_as_one(runs):
@@ -77,19 +89,6 @@ DETECTION = [
     "n_test=45", "--kw", "widths=[8,16,32]", "--kw", "neck_width=16", "--kw", "norm=group:4", "--batch-size", "16",
     "--augment", "none", "--no-progress", "--seed", "5",
 ]  # fmt: skip
-TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnnlab"]
-
-
-def train_detector(prefix: list[str] | None, out, *flags: str) -> dict:
-    """The detector trained by `prefix` (a command line), or in this process when it is None."""
-    argv = ["train", *DETECTION, *flags, "--out", str(out)]
-    if prefix is None:
-        assert main(argv) == 0
-    else:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        done = subprocess.run([*prefix, *argv], capture_output=True, text=True, env=env, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads((out / "metrics.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +98,11 @@ def detectors(tmp_path_factory) -> tuple[Path, dict, dict]:
     it does between any two runs that add in another order, stays about 20 times inside the tolerance; at 0.03 it is
     far outside."""
     root = tmp_path_factory.mktemp("ddp-detector")
-    flags = ("--epochs", "2", "--optimizer", "sgd", "--lr", "0.01")
-    one = train_detector(None, root / "one", *flags)
-    two = train_detector(TORCHRUN, root / "two", *flags)
+    argv = ["train", *DETECTION, "--epochs", "2", "--optimizer", "sgd", "--lr", "0.01"]
+    two = launch(argv, root / "two")
+    assert main([*argv, "--out", str(root / "one")]) == 0  # here, while torchrun's processes start
+    joined(two)
+    one, two = (json.loads((root / name / "metrics.json").read_text()) for name in ("one", "two"))
     return root, one, two
 
 
