@@ -42,12 +42,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 # pytest exits 5 when it collects no test; make treats any non-zero status as failure. cnnlab is byte-compiled first,
-# on every core, so that the processes the suite starts at once (its first commands) do not each compile it. The
-# suite runs in one pytest-xdist worker per core (at most 4), each test module whole in one worker (its module-scoped
-# fixtures are built once).
+# on every core, so that the processes the suite starts at once (its first commands) do not each compile it.
 test: lint
 	$(BIN)/python -m compileall -q -j 0 cnnlab
-	$(BIN)/python -m pytest -q --numprocesses auto --maxprocesses 4 --dist loadfile
+	$(BIN)/python -m pytest -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

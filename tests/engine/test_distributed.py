@@ -12,6 +12,8 @@ import torch
 from cnnlab.cli import main
 from cnnlab.engine.export import load_safetensors
 
+TWO_PROCESSES = True  # conftest.py runs these tests after the first commands of test_recipes.py, on two free cores
+
 # 1,169 training images (1,299 less 10% held out): each epoch ends with a batch of 17, split 8 + 9, where each
 # process divides its summed loss by 8.5 instead of taking its batch mean. 353 test images: not divisible by
 # 2 processes, nor by the evaluation batch.
