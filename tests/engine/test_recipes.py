@@ -117,11 +117,9 @@ TARGETS = [
 LANES = 2
 # How far each run yields the CPU (niceness added to the session's own; the suite's own tests yield 5): resnet20, the
 # critical path, not at all; small_cnn, the second longest (about three minutes of one core), as much as the suite,
-# so that it is not left to run last on a core of its own; the three short ones (under half a minute each), as far as
-# Linux allows (19): they take only what the others leave, mostly the core resnet20 frees while the suite's last
-# tests, one process, hold the other.
+# so that it is not left to run last on a core of its own; the three short ones (under half a minute each), 10: they
+# fill what the others leave.
 YIELDS = {"resnet20": 0, "small_cnn": 5}
-SHORT_RUNS_YIELD = 19
 WAITS_FOR_BACKGROUND = ("test_the_first_command_reaches_its_target",)  # conftest.py runs these last
 
 
@@ -158,7 +156,7 @@ class FirstRuns:
             argv = [sys.executable, "-m", "cnnlab", "train", model, "--data", data, "--engine", engine, "--out",
                     str(out), "--no-progress"]  # fmt: skip
             process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            yields = YIELDS.get(model, SHORT_RUNS_YIELD)
+            yields = YIELDS.get(model, 10)
             if yields:  # niceness relative to this lane's own
                 os.setpriority(os.PRIO_PROCESS, process.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + yields))
             self.running.append(process)
