@@ -26,28 +26,28 @@ ARGS = [
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "cnnlab"]
 
 
-def launch(argv: list[str], out: Path) -> subprocess.Popen:
-    """`torchrun --nproc-per-node 2 -m cnnlab ARGV --out OUT`, started (one thread per process). --standalone: a free
-    local port, so that parallel test sessions do not collide."""
+def one_and_two(argv: list[str], root: Path) -> subprocess.CompletedProcess:
+    """`cnnlab ARGV` trained into ROOT/one in this process (one thread, as torchrun's) and into ROOT/two on two
+    processes by torchrun, started first so that this run trains while its processes start; torchrun's outcome.
+    --standalone: a free local port, so that parallel test sessions do not collide."""
+    command = [*TORCHRUN, *argv, "--out", str(root / "two")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [*TORCHRUN, *argv, "--out", str(out)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def joined(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    """The launched command, once it has ended successfully."""
-    stdout, stderr = process.communicate(timeout=300)
-    assert process.returncode == 0, stderr[-2000:]
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    two = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert main([*argv, "--out", str(root / "one")]) == 0
+        stdout, stderr = two.communicate(timeout=300)
+    finally:
+        if two.poll() is None:  # this run failed, or torchrun's never ended
+            two.kill()
+            two.wait()
+    assert two.returncode == 0, stderr[-2000:]
+    return subprocess.CompletedProcess(command, two.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp")
-    two = launch(["train", *ARGS], root / "two")
-    # one process: this one (one thread, as torchrun's), training while torchrun's processes start
-    assert main(["train", *ARGS, "--out", str(root / "one")]) == 0
-    return root, joined(two)
+    return root, one_and_two(["train", *ARGS], root)
 
 
 def test_two_processes_train_the_same_weights_as_one(runs):
@@ -98,10 +98,7 @@ def detectors(tmp_path_factory) -> tuple[Path, dict, dict]:
     it does between any two runs that add in another order, stays about 20 times inside the tolerance; at 0.03 it is
     far outside."""
     root = tmp_path_factory.mktemp("ddp-detector")
-    argv = ["train", *DETECTION, "--epochs", "2", "--optimizer", "sgd", "--lr", "0.01"]
-    two = launch(argv, root / "two")
-    assert main([*argv, "--out", str(root / "one")]) == 0  # here, while torchrun's processes start
-    joined(two)
+    one_and_two(["train", *DETECTION, "--epochs", "2", "--optimizer", "sgd", "--lr", "0.01"], root)
     one, two = (json.loads((root / name / "metrics.json").read_text()) for name in ("one", "two"))
     return root, one, two
 
