@@ -1,6 +1,7 @@
 """`python -m cnnlab` (and `torchrun -m cnnlab`) runs the command-line interface; `main` is also the `cnnlab`
 console script. It imports the CLI (and with it torch, a second or more) inside `main`, so that Ctrl-C while the
-imports run is one line and exit status 130, as it is once the command runs."""
+imports run is one line and exit status 130, as it is once the command runs. `--version` and the commands that need
+no torch (`cnnlab map`) are answered without importing it."""
 
 import sys
 
@@ -9,15 +10,21 @@ from .errors import STARTUP_INTERRUPTED
 
 
 def main() -> int:
-    if sys.argv[1:] == ["--version"]:  # answered without importing torch, which takes seconds
+    argv = sys.argv[1:]
+    if argv == ["--version"]:
         print(version_line())
         return 0
     try:
-        from .cli import main as run_cli
+        from .cli_core import TORCH_FREE, main_torch_free
+
+        if argv[:1] and argv[0] in TORCH_FREE:
+            run = main_torch_free
+        else:
+            from .cli import main as run
     except KeyboardInterrupt:
         print(f"cnnlab: {STARTUP_INTERRUPTED}", file=sys.stderr)
         return 130
-    return run_cli()
+    return run(argv)
 
 
 if __name__ == "__main__":

@@ -15,24 +15,17 @@ from pathlib import Path
 import torch
 
 from . import data as datasets
-from . import version_line
 from ._io import refuse_existing
+from .cli_core import Parser, add_debug, add_map_parser, cmd_map, parse_and_run, top_parser
 from .engine.config import TrainConfig, from_mapping, read_config_file, validate
 from .engine.recipes import as_flags, format_recipes, recipe_for, recipes_of
-from .errors import STARTUP_INTERRUPTED, CnnlabError, ConfigError, unknown_name
+from .errors import ConfigError, unknown_name
 from .layers import ACT_NAMES, BLOCKS, NORM_NAMES, create_block
 from .models import create, format_summary, list_models, model_doc, model_kwargs, summarize
 from .scratch.activations import ACT_NAMES as SCRATCH_ACT_NAMES
 from .scratch.explain import explain_backprop, explain_defaults, format_backprop
 
 BLOCK_INPUT = (256, 56, 56)  # a 256-channel 56×56 map: the classic bottleneck example (ResNet-50 conv2_x)
-
-
-class _Parser(argparse.ArgumentParser):
-    """Reports usage errors as one line and exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _shape(text: str) -> tuple[int, int, int]:
@@ -55,28 +48,8 @@ def _keyword(text: str) -> tuple[str, object]:
         return key, value  # anything else is a string
 
 
-def _max_dets(text: str) -> tuple[int, int, int]:
-    try:
-        values = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3 or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected three positive integers such as 1,10,100, got {text!r}")
-    return values
-
-
-def _add_debug(parser: argparse.ArgumentParser, default=argparse.SUPPRESS) -> None:
-    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks on errors")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="cnnlab",
-        description="Classic CNNs as switchable, tested components. Run 'cnnlab COMMAND --help' for details.",
-    )
-    parser.add_argument("--version", action="version", version=version_line())
-    _add_debug(parser, default=False)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, required=True)
+    parser, commands = top_parser()
 
     p = commands.add_parser(
         "models",
@@ -85,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("pattern", nargs="?", metavar="NAME", help="a model name or a shell pattern such as 'resnet*'")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_debug(p)
+    add_debug(p)
 
     p = commands.add_parser(
         "summary",
@@ -119,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--depth", type=int, metavar="D", help="group layers into the modules D levels deep")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    _add_debug(p)
+    add_debug(p)
 
     p = commands.add_parser(
         "train",
@@ -137,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, metavar="FILE", help="a TOML or YAML file of TrainConfig keys")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run exactly from its last checkpoint")
     _add_config_flags(p)
-    _add_debug(p)
+    add_debug(p)
 
     p = commands.add_parser(
         "eval",
@@ -150,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-class", action="store_true", help="detection: also AP, AP50 and AP75 of each class")
     _add_flip_test(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    _add_debug(p)
+    add_debug(p)
 
     p = commands.add_parser(
         "predict",
@@ -179,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_flip_test(p)
     _add_split_flags(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    _add_debug(p)
+    add_debug(p)
 
     p = commands.add_parser(
         "results",
@@ -188,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("--json", action="store_true", help="print JSON")
-    _add_debug(p)
+    add_debug(p)
 
     p = commands.add_parser(
         "plot",
@@ -202,45 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: validation loss and accuracy, or mAP)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, metavar="FILE", help="the picture to write (.png, .pdf, "
                    ".svg); an existing file is refused")  # fmt: skip
-    _add_debug(p)
+    add_debug(p)
 
-    p = commands.add_parser(
-        "map",
-        help="COCO mAP of detections, identical to pycocotools",
-        description=(
-            "Evaluate COCO-format detections against COCO ground truth and print pycocotools' 12-line summary "
-            "(AP @ IoU 0.50:0.95, AP50, AP75, AP by size, AR @ 1, 10, 100 detections, AR by size). The numbers "
-            "equal pycocotools' COCOeval(iouType='bbox'), quirks included. Example: cnnlab map "
-            "instances_val2017.json detections.json --per-class --plot pr.png"
-        ),
-    )
-    p.add_argument("ground_truth", metavar="GT.json", help="COCO annotations: images, categories, annotations")
-    p.add_argument(
-        "detections", metavar="DETS.json", help="COCO results: a list of {image_id, category_id, bbox, score}"
-    )
-    p.add_argument("--json", action="store_true", help="print the 12 stats (and --per-class numbers) as JSON")
-    p.add_argument("--per-class", action="store_true", help="also print AP, AP50 and AP75 of each category")
-    p.add_argument("--plot", metavar="PR.png", help="save the category-averaged precision-recall curves")
-    p.add_argument(
-        "--max-dets", type=_max_dets, default=(1, 10, 100), metavar="A,B,C", help="detection limits (default 1,10,100)"
-    )
-    p.add_argument(
-        "--fix-summary-max-dets",
-        action="store_true",
-        help="AP uses the largest --max-dets (pycocotools reads 100 whatever the limits)",
-    )
-    p.add_argument(
-        "--fix-zero-id",
-        action="store_true",
-        help="let annotations with id 0 be matched (pycocotools counts such matches as false positives)",
-    )
-    _add_debug(p)
+    add_map_parser(commands)
 
     p = commands.add_parser(
         "explain", help="worked examples (backpropagation), computed", description="Worked examples, with numbers."
     )
-    _add_debug(p)
-    topics = p.add_subparsers(dest="topic", metavar="TOPIC", parser_class=_Parser, required=True)
+    add_debug(p)
+    topics = p.add_subparsers(dest="topic", metavar="TOPIC", parser_class=Parser, required=True)
     q = topics.add_parser(
         "backprop",
         help="the chain rule through one neuron, factor by factor, beside autograd",
@@ -262,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         "leaky_relu:SLOPE (default: sigmoid relu)",
     )
     q.add_argument("--json", action="store_true", help="print JSON instead of text")
-    _add_debug(q)
+    add_debug(q)
     _add_data_parser(commands)
     _add_study_parser(commands)
     return parser
@@ -296,15 +239,15 @@ def _add_study_parser(commands) -> None:
         "rule fixed in code, a figure, a table and a verdict. Example: cnnlab study run all --jobs 2 --out "
         "runs/studies && cnnlab study report runs/studies",
     )
-    _add_debug(p)
-    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    add_debug(p)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser, required=True)
     q = actions.add_parser("list", help="list the studies", description="List the studies with their claims.")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_debug(q)
+    add_debug(q)
     q = actions.add_parser("show", help="a study's claim, design and rule", description="Show a study's claim, "
                            "question, design, arms, budgets per profile and decision rule.")  # fmt: skip
     q.add_argument("study_id", metavar="ID", help="a study id ('cnnlab study list')")
-    _add_debug(q)
+    add_debug(q)
     q = actions.add_parser(
         "run",
         help="run studies (cached and resumable) and print their verdicts",
@@ -328,7 +271,7 @@ def _add_study_parser(commands) -> None:
     q.add_argument("--report", metavar="HTML", help="also write the report of --out to this file")
     q.add_argument("--reference", metavar="DIR", help="committed reference results to lead the report "
                    "(the repository's: results/reference)")  # fmt: skip
-    _add_debug(q)
+    add_debug(q)
     q = actions.add_parser(
         "report",
         help="render the cached results into one self-contained HTML page",
@@ -339,7 +282,7 @@ def _add_study_parser(commands) -> None:
     q.add_argument("--out", metavar="HTML", help="the report file (default DIR/report.html)")
     q.add_argument("--reference", metavar="DIR", help="committed reference results to lead the report "
                    "(the repository's: results/reference)")  # fmt: skip
-    _add_debug(q)
+    add_debug(q)
 
 
 def _parse_bool(text: str) -> bool:
@@ -444,7 +387,7 @@ def _add_load_options(p: argparse.ArgumentParser) -> None:
     )
     # the former name, still accepted; `train` keeps --kw for the model's keywords
     p.add_argument("--kw", type=_keyword, action="append", dest="data_kwargs", help=argparse.SUPPRESS)
-    _add_debug(p)
+    add_debug(p)
 
 
 def _add_data_parser(commands) -> None:
@@ -454,11 +397,11 @@ def _add_data_parser(commands) -> None:
         description="Data sets: the embedded digits and shapes (no files needed), MNIST, Fashion-MNIST, CIFAR, "
         "image folders and COCO detection files.",
     )
-    _add_debug(p)
-    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
+    add_debug(p)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser, required=True)
     q = actions.add_parser("list", help="list the data sets", description="List the data sets cnnlab can load.")
     q.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_debug(q)
+    add_debug(q)
     q = actions.add_parser(
         "show",
         help="describe a data set and draw a grid of samples",
@@ -650,29 +593,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_map(args: argparse.Namespace) -> int:
-    from .metrics import coco_evaluate, format_coco  # imported here: `cnnlab train` starts without them
-    from .metrics.plot import plot_pr_curves
-
-    if args.plot:
-        refuse_existing([args.plot], error=ConfigError, flag="--plot")
-    result = coco_evaluate(
-        args.ground_truth,
-        args.detections,
-        max_dets=args.max_dets,
-        per_class=args.per_class,
-        fix_summary_max_dets=args.fix_summary_max_dets,
-        fix_zero_id=args.fix_zero_id,
-    )
-    if args.plot:
-        plot_pr_curves(result, args.plot)
-    if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
-    else:
-        print(format_coco(result, per_class=args.per_class))
-    return 0
-
-
 def _load(args: argparse.Namespace):
     options = dict(args.data_kwargs)
     if args.task is not None:
@@ -781,36 +701,12 @@ _COMMANDS = {
     "predict": _cmd_predict,
     "results": _cmd_results,
     "plot": _cmd_plot,
-    "map": _cmd_map,
+    "map": cmd_map,
     "explain": _cmd_explain,
     "study": _cmd_study,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status: 0 done, 2 bad input, 3 training diverged, 4 a file could not be
-    written (a full disk), 130 interrupted (Ctrl-C); an unexpected error (a bug) raises, Python's exit status 1."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = build_parser().parse_args(argv)
-    except KeyboardInterrupt:
-        if "--debug" in argv:
-            raise
-        print(f"cnnlab: {STARTUP_INTERRUPTED}", file=sys.stderr)
-        return 130
-    command = f"{args.command} {args.action}" if args.command in ("data", "study") else args.command
-    try:
-        return _COMMANDS[args.command](args)
-    except CnnlabError as exc:
-        if args.debug:
-            raise
-        print(f"cnnlab {command}: error: {exc}", file=sys.stderr)
-        return exc.exit_status
-    except KeyboardInterrupt as exc:  # Ctrl-C: one line (a training run says how to continue it), no traceback
-        if args.debug:
-            raise
-        print(f"cnnlab {command}: {str(exc) or 'interrupted; run the command again'}", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `cnnlab models | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    """Run the CLI on `argv` (default: the process's arguments); returns the exit status (`parse_and_run`)."""
+    return parse_and_run(build_parser, list(sys.argv[1:] if argv is None else argv), _COMMANDS)

@@ -3,8 +3,9 @@
 1. imports point down the levels (lazy ones inside functions too): base (errors.py and the private top-level
    modules, cnnlab/_*.py) → layers → models · data · metrics · scratch · diagnostics → engine → studies → cli;
 2. no cycle between packages of one level;
-3. the base, metrics and the NumPy reference (scratch, but for its torch bridge) import neither torch nor a package
-   that imports torch when they are imported (a function may, to compare with or convert to PyTorch).
+3. the base, metrics, the NumPy reference (scratch, but for its torch bridge) and the torch-free commands (cli_core)
+   import neither torch nor a package that imports torch when they are imported (a function may, to compare with or
+   convert to PyTorch).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ ROOT = Path(__file__).parents[1] / "cnnlab"
 # "" is the package itself (`from .. import __version__`); every private top-level module is shared infrastructure
 BASE = ("", "errors", *sorted(path.stem for path in ROOT.glob("_*.py") if not path.stem.startswith("__")))
 LEVELS = {**dict.fromkeys(BASE, 0), "layers": 1, "models": 2, "data": 2, "metrics": 2, "scratch": 2,
-          "diagnostics": 2, "engine": 3, "studies": 4, "cli": 5, "__main__": 6}  # fmt: skip
-TORCH_FREE = (*BASE, "metrics", "scratch")
+          "diagnostics": 2, "engine": 3, "studies": 4, "cli": 5, "cli_core": 5,
+          "__main__": 6}  # fmt: skip
+TORCH_FREE = (*BASE, "metrics", "scratch", "cli_core")  # cli_core: the commands that run without torch
 BRIDGES = ("scratch/torch_bridge.py",)  # torch-free packages' modules that convert to PyTorch, by name
 TORCH_PACKAGES = {name for name, level in LEVELS.items() if level >= 1} - set(TORCH_FREE)
 

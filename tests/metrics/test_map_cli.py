@@ -78,6 +78,31 @@ def test_bad_detection_file_is_one_line_without_traceback(tmp_path, files):
     assert result.stderr.count("\n") == 1
 
 
+def test_the_console_script_answers_map_without_importing_torch(tmp_path, files, capsys):
+    """`cnnlab map` is answered by cnnlab.cli_core with no torch imported: the same parser, output and errors as
+    the full command line (`cnnlab.cli.main`)."""
+    from cnnlab.cli_core import main_torch_free
+
+    _, _, gt_path, dt_path = files
+    code = "import sys; from cnnlab.__main__ import main; status = main(); print('torch' in sys.modules, status)"
+    ran = subprocess.run([sys.executable, "-c", code, "map", gt_path, dt_path, "--per-class"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert main(["map", gt_path, dt_path, "--per-class"]) == 0
+    assert ran.stdout == capsys.readouterr().out + "False 0\n" and ran.stderr == ""
+    for argv in (["map", "--help"], ["map", gt_path], ["map", gt_path, dt_path, "--max-dets", "1"]):
+        said = []
+        for run in (main, main_torch_free):
+            with pytest.raises(SystemExit) as info:
+                run(argv)
+            said.append((info.value.code, capsys.readouterr()))
+        assert said[0] == said[1] and said[0][0] in (0, 2), argv
+    assert main_torch_free(["map", gt_path, str(tmp_path / "missing.json")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"cnnlab map: error: cannot read detections file '{tmp_path / 'missing.json'}': No such file or directory\n"
+    )
+
+
 def test_metrics_never_import_torch():
     code = "import sys, cnnlab.metrics, cnnlab.metrics.plot; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
