@@ -9,6 +9,10 @@ loadRes writes into the detections) and runs to the 12 summary stats: for pycoco
 loadRes + COCOeval evaluate/accumulate/summarize, for faster-coco-eval the same through its C++ COCOeval_faster,
 for cnnlab `coco_evaluate`. The machine may be shared, so compare the ratios, which come from the same run; each
 time is the best of --repeat runs. Needs `pip install -e ".[test,bench]"` (pycocotools, faster-coco-eval).
+
+With --command, the whole `cnnlab map GT.json DETS.json` command is timed as well, as a user runs it (a new process
+reading the files; the console script answers it without importing torch), against the same command run through the
+full command line, which imports torch first (`cnnlab.cli.main`): the process start-up is most of a small set's time.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
@@ -115,6 +122,33 @@ def best_time(fn, gt: dict, dets: list, repeat: int):
     return min(wall), min(cpu), out
 
 
+def time_command(code: str, files: list[str], repeat: int) -> tuple[float, str]:
+    """The best wall-clock seconds of `repeat` runs of `python -c code map GT DETS`, and the last run's output."""
+    walls, out = [], ""
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code, "map", *files], capture_output=True, text=True, check=True)
+        walls.append(time.perf_counter() - start)
+    return min(walls), out.stdout
+
+
+def time_the_command(gt: dict, dets: list, repeat: int) -> None:
+    """`cnnlab map` as a process: the console script (no torch) against the full command line (torch imported)."""
+    with tempfile.TemporaryDirectory() as folder:
+        files = [os.path.join(folder, "gt.json"), os.path.join(folder, "dets.json")]
+        for path, data in zip(files, (gt, dets), strict=True):
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(data, f)
+        script = "import sys; from cnnlab.__main__ import main; sys.exit(main())"
+        full = "import sys; from cnnlab.cli import main; sys.exit(main(sys.argv[1:]))"
+        t_script, said_script = time_command(script, files, repeat)
+        t_full, said_full = time_command(full, files, repeat)
+    print(
+        f"cnnlab map as a command (best of {repeat}): {t_script:.2f} s; through the full command line, torch "
+        f"imported first: {t_full:.2f} s ({t_full / t_script:.1f}×); the same output: {said_script == said_full}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=2000)
@@ -125,6 +159,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best time counts")
     parser.add_argument("--pycocotools-repeat", type=int, default=1, help="runs of the slow reference")
     parser.add_argument("--save", metavar="DIR", help="also write DIR/gt.json and DIR/dets.json")
+    parser.add_argument("--command", action="store_true", help="also time the `cnnlab map` command as a process")
     args = parser.parse_args()
 
     gt, dets = synthetic_coco(args.seed, args.images, args.classes, args.gt_per_image, args.dets_per_image)
@@ -153,6 +188,8 @@ def main() -> None:
     print(f"faster-coco-eval vs pycocotools: max |stats diff| {np.max(np.abs(fast_stats - ref_stats)):.1e}")
     print("AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl =")
     print("  " + " ".join(f"{v:.4f}" for v in our_stats))
+    if args.command:
+        time_the_command(gt, dets, args.repeat)
 
 
 if __name__ == "__main__":
