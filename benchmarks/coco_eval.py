@@ -122,6 +122,16 @@ def best_time(fn, gt: dict, dets: list, repeat: int):
     return min(wall), min(cpu), out
 
 
+def write_coco(folder: str, gt: dict, dets: list) -> list[str]:
+    """Write FOLDER/gt.json and FOLDER/dets.json; returns their paths."""
+    os.makedirs(folder, exist_ok=True)
+    paths = [os.path.join(folder, "gt.json"), os.path.join(folder, "dets.json")]
+    for path, data in zip(paths, (gt, dets), strict=True):
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+    return paths
+
+
 def time_command(code: str, files: list[str], repeat: int) -> tuple[float, str]:
     """The best wall-clock seconds of `repeat` runs of `python -c code map GT DETS`, and the last run's output."""
     walls, out = [], ""
@@ -135,10 +145,7 @@ def time_command(code: str, files: list[str], repeat: int) -> tuple[float, str]:
 def time_the_command(gt: dict, dets: list, repeat: int) -> None:
     """`cnnlab map` as a process: the console script (no torch) against the full command line (torch imported)."""
     with tempfile.TemporaryDirectory() as folder:
-        files = [os.path.join(folder, "gt.json"), os.path.join(folder, "dets.json")]
-        for path, data in zip(files, (gt, dets), strict=True):
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(data, f)
+        files = write_coco(folder, gt, dets)
         script = "import sys; from cnnlab.__main__ import main; sys.exit(main())"
         full = "import sys; from cnnlab.cli import main; sys.exit(main(sys.argv[1:]))"
         t_script, said_script = time_command(script, files, repeat)
@@ -164,10 +171,7 @@ def main() -> None:
 
     gt, dets = synthetic_coco(args.seed, args.images, args.classes, args.gt_per_image, args.dets_per_image)
     if args.save:
-        os.makedirs(args.save, exist_ok=True)
-        for name, data in (("gt.json", gt), ("dets.json", dets)):
-            with open(os.path.join(args.save, name), "w", encoding="utf-8") as f:
-                json.dump(data, f)
+        write_coco(args.save, gt, dets)
     crowd = np.mean([a["iscrowd"] for a in gt["annotations"]])
     print(
         f"{args.images} images, {args.classes} classes, {len(gt['annotations'])} ground truths "

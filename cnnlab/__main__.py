@@ -17,7 +17,7 @@ def main() -> int:
     try:
         from .cli_core import TORCH_FREE, main_torch_free
 
-        if argv[:1] and argv[0] in TORCH_FREE:
+        if argv and argv[0] in TORCH_FREE:
             run = main_torch_free
         else:
             from .cli import main as run

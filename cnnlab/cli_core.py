@@ -1,7 +1,7 @@
 """The core of the `cnnlab` command line, torch-free: the parser that reports usage errors in one line, the exit
 statuses and one-line errors every command shares, and the commands that need no torch (`cnnlab map`).
 `cnnlab.cli` builds the full command line from these parts; `python -m cnnlab map ...` (and the `cnnlab` script) runs
-a torch-free command from here directly, in well under a second, where importing torch alone takes seconds of CPU.
+a torch-free command from here directly, without the seconds of CPU that importing torch takes.
 """
 
 from __future__ import annotations
